@@ -1,0 +1,335 @@
+//! Command-line interface: argument parsing, reading the spec, printing diagnostics, and
+//! calling the output writer.
+//!
+//! Exit codes: 0 success (warnings allowed), 1 the spec has errors, the output is stale
+//! (`--check`), or the environment failed (unreadable spec, unwritable output).
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use manifold::diagnostic::{self, Diagnostic};
+use manifold::pipeline::{self, Compilation, Stop};
+
+/// manifold: compile one KDL platform spec into Kustomize, Terraform and ArgoCD files.
+#[derive(Debug, Parser)]
+#[command(name = "manifold", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a commented starter platform.kdl into DIR (default: the current directory).
+    Init {
+        /// Directory to create the spec in.
+        dir: Option<PathBuf>,
+    },
+    /// Parse, validate and check a spec; writes nothing.
+    Check {
+        /// The spec (default: ./platform.kdl).
+        spec: Option<PathBuf>,
+        /// Output format for diagnostics.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Compile a spec into an output tree.
+    Compile {
+        /// The spec (default: ./platform.kdl).
+        spec: Option<PathBuf>,
+        /// The output directory.
+        #[arg(long, short)]
+        out: PathBuf,
+        /// Compare with the tree on disk instead of writing; exit 1 when it differs.
+        #[arg(long)]
+        check: bool,
+        /// Output format for diagnostics.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Print the spec's JSON Schema (draft 2020-12).
+    Schema,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// Human-readable reports.
+    Text,
+    /// One JSON document on stdout.
+    Json,
+}
+
+/// Parses the arguments and runs the command.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Init { dir } => init(dir.as_deref().unwrap_or(Path::new("."))),
+        Command::Check { spec, format } => {
+            let spec = spec.unwrap_or_else(default_spec);
+            match compile_file(&spec, Stop::AfterChecks) {
+                Ok(compilation) => {
+                    print_diagnostics(&compilation, format);
+                    if compilation.has_errors() {
+                        ExitCode::from(1)
+                    } else {
+                        if format == Format::Text {
+                            eprintln!("{}: ok", spec.display());
+                        }
+                        ExitCode::SUCCESS
+                    }
+                }
+                Err(error) => environment_error(&error, format),
+            }
+        }
+        Command::Compile {
+            spec,
+            out,
+            check,
+            format,
+        } => {
+            let spec = spec.unwrap_or_else(default_spec);
+            let compilation = match compile_file(&spec, Stop::AfterEmit) {
+                Ok(compilation) => compilation,
+                Err(error) => return environment_error(&error, format),
+            };
+            print_diagnostics(&compilation, format);
+            let Some(tree) = compilation.tree.as_ref() else {
+                return ExitCode::from(1);
+            };
+            if check {
+                check_tree(tree, &out, format)
+            } else {
+                write_tree(tree, &out, format)
+            }
+        }
+        Command::Schema => {
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(manifold::spec::schema::PLATFORM_SCHEMA.as_bytes());
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn default_spec() -> PathBuf {
+    PathBuf::from("platform.kdl")
+}
+
+/// Reads and compiles a spec file. Errors are about the file, not its contents.
+fn compile_file(spec: &Path, stop: Stop) -> anyhow::Result<Compilation> {
+    if spec.is_dir() {
+        anyhow::bail!(
+            "{} is a directory; give the spec file itself (e.g. {}/platform.kdl)",
+            spec.display(),
+            spec.display()
+        );
+    }
+    let bytes = std::fs::read(spec).map_err(|error| {
+        anyhow::anyhow!("cannot read spec {}: {error}", spec.display())
+    })?;
+    let text = String::from_utf8(bytes).map_err(|error| {
+        anyhow::anyhow!(
+            "spec {} is not UTF-8 text (invalid byte at offset {})",
+            spec.display(),
+            error.utf8_error().valid_up_to()
+        )
+    })?;
+    Ok(pipeline::compile(&spec.display().to_string(), &text, stop))
+}
+
+fn environment_error(error: &anyhow::Error, format: Format) -> ExitCode {
+    match format {
+        Format::Text => eprintln!("error[manifold::cli::io]: {error:#}"),
+        Format::Json => {
+            let document = serde_json::json!({
+                "ok": false,
+                "errors": 1,
+                "warnings": 0,
+                "diagnostics": [{
+                    "code": "manifold::cli::io",
+                    "severity": "error",
+                    "message": format!("{error:#}"),
+                    "file": null,
+                    "line": null,
+                    "column": null,
+                    "label": "",
+                    "help": "check the path and permissions",
+                }],
+            });
+            println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
+        }
+    }
+    ExitCode::from(1)
+}
+
+fn print_diagnostics(compilation: &Compilation, format: Format) {
+    match format {
+        Format::Text => {
+            let handler = report_handler();
+            let mut stderr = std::io::stderr().lock();
+            for found in &compilation.diagnostics {
+                let report = diagnostic::report(found, &compilation.sources);
+                let mut rendered = String::new();
+                if handler.render_report(&mut rendered, &report).is_err() {
+                    rendered = fallback_render(found, compilation);
+                }
+                let _ = writeln!(stderr, "{rendered}");
+            }
+            let n_errors = compilation.diagnostics.iter().filter(|d| d.is_error()).count();
+            let n_warnings = compilation.diagnostics.len() - n_errors;
+            if n_errors > 0 {
+                let _ = writeln!(
+                    stderr,
+                    "error: {n_errors} error(s), {n_warnings} warning(s); nothing was written"
+                );
+            }
+        }
+        Format::Json => {
+            let n_errors = compilation.diagnostics.iter().filter(|d| d.is_error()).count();
+            let document = serde_json::json!({
+                "ok": n_errors == 0,
+                "errors": n_errors,
+                "warnings": compilation.diagnostics.len() - n_errors,
+                "diagnostics": compilation
+                    .diagnostics
+                    .iter()
+                    .map(|found| diagnostic::to_json(found, &compilation.sources))
+                    .collect::<Vec<_>>(),
+            });
+            println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
+        }
+    }
+}
+
+fn fallback_render(found: &Diagnostic, compilation: &Compilation) -> String {
+    let json = diagnostic::to_json(found, &compilation.sources);
+    format!(
+        "{}[{}]: {} at {}:{}:{}\n  help: {}",
+        match found.severity {
+            diagnostic::Severity::Error => "error",
+            diagnostic::Severity::Warning => "warning",
+        },
+        json.code,
+        json.message,
+        json.file,
+        json.line,
+        json.column,
+        json.help
+    )
+}
+
+fn report_handler() -> miette::GraphicalReportHandler {
+    let color = std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+        && std::io::stderr().is_terminal();
+    let theme = if color {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
+    miette::GraphicalReportHandler::new_themed(theme)
+        .with_context_lines(1)
+        .with_width(100)
+}
+
+fn write_tree(tree: &manifold::output::Tree, out: &Path, format: Format) -> ExitCode {
+    match manifold::output::write(tree, out) {
+        Ok(report) => {
+            if format == Format::Text {
+                eprintln!(
+                    "wrote {}: {} file(s) changed, {} unchanged, {} removed",
+                    out.display(),
+                    report.written.len(),
+                    report.unchanged,
+                    report.removed.len()
+                );
+            } else {
+                let document = serde_json::json!({
+                    "ok": true,
+                    "out": out.display().to_string(),
+                    "written": report.written,
+                    "unchanged": report.unchanged,
+                    "removed": report.removed,
+                });
+                println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => environment_error(&error, format),
+    }
+}
+
+fn check_tree(tree: &manifold::output::Tree, out: &Path, format: Format) -> ExitCode {
+    match manifold::output::check(tree, out) {
+        Ok(drift) => {
+            if format == Format::Text {
+                if drift.is_empty() {
+                    eprintln!("{} is up to date", out.display());
+                } else {
+                    let mut stdout = std::io::stdout().lock();
+                    for item in &drift {
+                        let _ = writeln!(stdout, "{item}");
+                    }
+                    eprintln!(
+                        "{} is stale: {} file(s) differ; run `manifold compile --out {}`",
+                        out.display(),
+                        drift.len(),
+                        out.display()
+                    );
+                }
+            } else {
+                let document = serde_json::json!({
+                    "ok": drift.is_empty(),
+                    "out": out.display().to_string(),
+                    "differences": drift.iter().map(|item| serde_json::json!({
+                        "path": item.path,
+                        "kind": item.kind.to_string(),
+                    })).collect::<Vec<_>>(),
+                });
+                println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
+            }
+            if drift.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(error) => environment_error(&error, format),
+    }
+}
+
+fn init(dir: &Path) -> ExitCode {
+    let path = dir.join("platform.kdl");
+    if path.exists() {
+        eprintln!(
+            "error[manifold::cli::exists]: {} already exists; manifold init never overwrites a file",
+            path.display()
+        );
+        return ExitCode::from(1);
+    }
+    let result = std::fs::create_dir_all(dir).and_then(|()| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .and_then(|mut file| file.write_all(STARTER.as_bytes()))
+    });
+    match result {
+        Ok(()) => {
+            eprintln!(
+                "wrote {}; next: manifold check {} && manifold compile {} --out out",
+                path.display(),
+                path.display(),
+                path.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error[manifold::cli::io]: cannot write {}: {error}", path.display());
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The starter spec `manifold init` writes.
+const STARTER: &str = include_str!("../templates/init.kdl");

@@ -1,0 +1,25 @@
+//! manifold: a declarative infrastructure compiler.
+//!
+//! One platform spec written in KDL goes in; a deterministic tree of Kustomize bases and
+//! overlays (and, as the emitters grow, Terraform, Istio and ArgoCD files) comes out.
+//! The modules are declared in pipeline order:
+//!
+//! `source` → `syntax` → `spec` → `check` → `lower` → `model` → `emit` → `output`
+//!
+//! Only `cli` (in the binary) and `output` touch the filesystem; every stage before them
+//! takes values and returns values.
+
+pub mod diagnostic;
+pub mod quantity;
+pub mod source;
+
+pub mod syntax;
+pub mod spec;
+pub mod profiles;
+pub mod check;
+pub mod lower;
+pub mod model;
+pub mod emit;
+pub mod output;
+
+pub mod pipeline;

@@ -1,0 +1,748 @@
+//! Lowering: a checked spec plus the built-in profiles → the fully resolved [`Platform`].
+//!
+//! Consumes: a [`CheckedSpec`]. Produces: the model.
+//! Resolution order, lowest first (each layer overrides the ones before it, maps merge by
+//! key, lists and scalars are replaced whole):
+//!
+//! 1. built-in defaults (hardened security context, one replica, ...);
+//! 2. the environment's profile (`overlays/<profile>.kdl`): security, VPA;
+//! 3. the environment's own overrides of profile settings;
+//! 4. the spec's `defaults` block;
+//! 5. the service block;
+//! 6. `in ENV { ... }`, then `in ENV cloud=CLOUD { ... }`.
+//!
+//! A layer that sets `replicas` drops an `autoscale` set by a lower layer and vice versa.
+//! The environment's replica floor then raises the replicas (or autoscaling bounds) of
+//! stateless services; stateful services keep what they declare.
+//! Invariant: every value in the effective documents has an [`Origin`]; lowering cannot fail
+//! because `check` already rejected everything it could not resolve.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+use crate::check::CheckedSpec;
+use crate::model::{
+    Backup, Cloud, CloudKind, Cluster, Disruption, Environment, Image, IntOrPercent, Layer,
+    LimitRange, Mesh, NodePool, Origin, Origins, PodSecurity, Port, PortRef, Probe, ProbeCheck,
+    Replicas, Repo, Resources, SecretRef, Security, Service, Storage, Sync, Target, Vpa,
+    WorkloadKind,
+};
+use crate::quantity;
+use crate::spec::types::{EnvironmentSpec, ServiceBody, Text};
+use crate::spec::{SpanMap, pointer_join as join};
+
+/// The settings a profile (and an environment) may set.
+const PROFILE_KEYS: &[&str] = &[
+    "replica-floor",
+    "pdb",
+    "vpa",
+    "mesh",
+    "pod-security",
+    "security",
+    "network-policy",
+    "sync",
+];
+
+/// Lowers a checked spec into the model.
+pub fn lower(checked: &CheckedSpec, spec_file: &str) -> crate::model::Platform {
+    let spec = &checked.spec;
+    let clouds: Vec<Cloud> = spec
+        .clouds
+        .iter()
+        .filter_map(|(name, cloud)| {
+            let kind = CloudKind::parse(name)?;
+            Some(lower_cloud(kind, cloud))
+        })
+        .collect();
+    let base = spec
+        .services
+        .keys()
+        .map(|name| {
+            let effective = resolve_service(checked, name, None, None);
+            to_service(name, effective, None, spec.platform.registry.as_deref())
+        })
+        .collect();
+    let environments = spec
+        .environments
+        .iter()
+        .map(|(name, env)| lower_environment(checked, name, env, &clouds))
+        .collect();
+    crate::model::Platform {
+        name: spec.platform.name.clone(),
+        labels: texts(&spec.platform.labels),
+        annotations: texts(&spec.platform.annotations),
+        repo: spec.platform.repo.as_ref().map(|repo| Repo {
+            url: repo.url.clone(),
+            branch: repo.branch.clone().unwrap_or_else(|| "main".to_owned()),
+            path: repo.path.clone().unwrap_or_default(),
+        }),
+        clouds,
+        environments,
+        base,
+        spec_file: spec_file.to_owned(),
+    }
+}
+
+/// A document being resolved, with the origin of each value.
+struct Layered {
+    value: Value,
+    origins: Origins,
+}
+
+impl Layered {
+    fn new() -> Layered {
+        Layered {
+            value: Value::Object(Map::new()),
+            origins: Origins::new(),
+        }
+    }
+
+    /// Merges `source` (found at `source_pointer` in the file `spans` describes) into the
+    /// document at `target_pointer`.
+    fn apply(
+        &mut self,
+        target_pointer: &str,
+        source: &Value,
+        layer: &Layer,
+        spans: Option<&SpanMap>,
+        source_pointer: &str,
+    ) {
+        let Some(target) = ensure_object_at(&mut self.value, target_pointer) else {
+            return;
+        };
+        let Value::Object(source_map) = source else {
+            return;
+        };
+        let mut recorded = Vec::new();
+        merge(target, target_pointer, source_map, source_pointer, &mut recorded);
+        for (pointer, source_pointer, replaced) in recorded {
+            if replaced {
+                let prefix = format!("{pointer}/");
+                self.origins
+                    .retain(|key, _| key != &pointer && !key.starts_with(&prefix));
+            }
+            self.origins.insert(
+                pointer,
+                Origin {
+                    layer: layer.clone(),
+                    span: spans.map(|spans| spans.value(&source_pointer)),
+                },
+            );
+        }
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Value::Object(map) = &mut self.value {
+            map.remove(key);
+        }
+        let pointer = format!("/{key}");
+        let prefix = format!("{pointer}/");
+        self.origins
+            .retain(|existing, _| existing != &pointer && !existing.starts_with(&prefix));
+    }
+}
+
+/// Merges maps by key; everything else is replaced. Records (target pointer, source pointer,
+/// whether an existing value was replaced) for every value written.
+fn merge(
+    target: &mut Map<String, Value>,
+    target_pointer: &str,
+    source: &Map<String, Value>,
+    source_pointer: &str,
+    recorded: &mut Vec<(String, String, bool)>,
+) {
+    for (key, value) in source {
+        let child_target = join(target_pointer, key);
+        let child_source = join(source_pointer, key);
+        match (target.get_mut(key), value) {
+            (Some(Value::Object(existing)), Value::Object(incoming)) => {
+                merge(existing, &child_target, incoming, &child_source, recorded);
+            }
+            (existing, _) => {
+                let replaced = existing.is_some();
+                record_all(value, &child_target, &child_source, replaced, recorded);
+                target.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
+fn record_all(
+    value: &Value,
+    target_pointer: &str,
+    source_pointer: &str,
+    replaced: bool,
+    recorded: &mut Vec<(String, String, bool)>,
+) {
+    recorded.push((target_pointer.to_owned(), source_pointer.to_owned(), replaced));
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                record_all(child, &join(target_pointer, key), &join(source_pointer, key), false, recorded);
+            }
+        }
+        Value::Array(items) => {
+            for (idx, child) in items.iter().enumerate() {
+                let idx = idx.to_string();
+                record_all(child, &join(target_pointer, &idx), &join(source_pointer, &idx), false, recorded);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn ensure_object_at<'v>(root: &'v mut Value, pointer: &str) -> Option<&'v mut Map<String, Value>> {
+    let mut current = root;
+    for segment in pointer.split('/').skip(1) {
+        let map = current.as_object_mut()?;
+        current = map
+            .entry(segment.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
+    current.as_object_mut()
+}
+
+fn builtin_service() -> Value {
+    json!({
+        "kind": "stateless",
+        "security": {
+            "run-as-non-root": true,
+            "read-only-root-filesystem": true,
+            "allow-privilege-escalation": false,
+            "privileged": false,
+            "drop-capabilities": "ALL",
+            "seccomp": "runtime-default",
+            "automount-token": false,
+        },
+    })
+}
+
+fn builtin_environment() -> Value {
+    json!({
+        "replica-floor": 1,
+        "pdb": true,
+        "mesh": {"mtls": "strict", "mode": "sidecar"},
+        "pod-security": {"enforce": "restricted", "audit": "restricted", "warn": "restricted"},
+        "network-policy": {"default-deny": true},
+        "sync": {"automated": true, "prune": true, "self-heal": true},
+    })
+}
+
+/// The effective JSON document of a service: for the base when `environment` is `None`.
+fn resolve_service(
+    checked: &CheckedSpec,
+    name: &str,
+    environment: Option<(&str, &EnvironmentSpec)>,
+    cloud: Option<&str>,
+) -> Layered {
+    let spec = &checked.spec;
+    let spans = &checked.form.spans;
+    let mut doc = Layered::new();
+    doc.apply("", &builtin_service(), &Layer::Builtin, None, "");
+    if let Some((env_name, env)) = environment {
+        if let Some(profile) = checked.profiles.get(&env.profile) {
+            for key in ["security", "vpa"] {
+                if let Some(value) = profile.form.value.pointer(&format!("/profile/{key}")) {
+                    let layered = json!({ key: value });
+                    doc.apply("", &layered, &Layer::Profile(env.profile.clone()), Some(&profile.form.spans), "/profile");
+                }
+            }
+        }
+        let env_pointer = join("/environments", env_name);
+        for key in ["security", "vpa"] {
+            if let Some(value) = checked.form.value.pointer(&join(&env_pointer, key)) {
+                let layered = json!({ key: value });
+                doc.apply("", &layered, &Layer::Environment(env_name.to_owned()), Some(spans), &env_pointer);
+            }
+        }
+    }
+    if let Some(defaults) = checked.form.value.get("defaults") {
+        apply_body(&mut doc, defaults, &Layer::Defaults, spans, "/defaults");
+    }
+    let service_pointer = join("/services", name);
+    if let Some(service) = checked.form.value.pointer(&service_pointer) {
+        apply_body(&mut doc, service, &Layer::Service, spans, &service_pointer);
+    }
+    if let Some((env_name, _)) = environment {
+        let overrides = &spec.services[name].overrides;
+        let passes: [(Option<&str>, bool); 2] = [(None, false), (cloud, true)];
+        for (wanted_cloud, cloud_pass) in passes {
+            if cloud_pass && wanted_cloud.is_none() {
+                continue;
+            }
+            for (idx, override_spec) in overrides.iter().enumerate() {
+                if override_spec.environment != env_name || override_spec.cloud.as_deref() != wanted_cloud {
+                    continue;
+                }
+                let pointer = join(&join(&service_pointer, "overrides"), &idx.to_string());
+                if let Some(value) = checked.form.value.pointer(&pointer) {
+                    let layer = match wanted_cloud {
+                        None => Layer::Override(env_name.to_owned()),
+                        Some(cloud) => Layer::CloudOverride(env_name.to_owned(), cloud.to_owned()),
+                    };
+                    apply_body(&mut doc, value, &layer, spans, &pointer);
+                }
+            }
+        }
+    }
+    doc
+}
+
+/// Applies one service-shaped layer, dropping the keys that are not service fields and
+/// keeping `replicas`/`autoscale` mutually exclusive.
+fn apply_body(doc: &mut Layered, body: &Value, layer: &Layer, spans: &SpanMap, pointer: &str) {
+    let Value::Object(map) = body else { return };
+    let mut filtered = map.clone();
+    for key in ["overrides", "environment", "cloud"] {
+        filtered.remove(key);
+    }
+    if filtered.contains_key("replicas") {
+        doc.remove("autoscale");
+    }
+    if filtered.contains_key("autoscale") {
+        doc.remove("replicas");
+    }
+    doc.apply("", &Value::Object(filtered), layer, Some(spans), pointer);
+}
+
+fn lower_environment(checked: &CheckedSpec, name: &str, env: &EnvironmentSpec, clouds: &[Cloud]) -> Environment {
+    let spans = &checked.form.spans;
+    let env_pointer = join("/environments", name);
+    let mut doc = Layered::new();
+    doc.apply("", &builtin_environment(), &Layer::Builtin, None, "");
+    if let Some(profile) = checked.profiles.get(&env.profile)
+        && let Some(Value::Object(settings)) = profile.form.value.get("profile")
+    {
+        let picked: Map<String, Value> = settings
+            .iter()
+            .filter(|(key, _)| PROFILE_KEYS.contains(&key.as_str()))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        doc.apply("", &Value::Object(picked), &Layer::Profile(env.profile.clone()), Some(&profile.form.spans), "/profile");
+    }
+    if let Some(Value::Object(settings)) = checked.form.value.pointer(&env_pointer) {
+        let picked: Map<String, Value> = settings
+            .iter()
+            .filter(|(key, _)| PROFILE_KEYS.contains(&key.as_str()) || matches!(key.as_str(), "quota" | "limit-range"))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        doc.apply("", &Value::Object(picked), &Layer::Environment(name.to_owned()), Some(spans), &env_pointer);
+    }
+    let settings = &doc.value;
+    let text = |pointer: &str, fallback: &str| -> String {
+        settings.pointer(pointer).and_then(Value::as_str).unwrap_or(fallback).to_owned()
+    };
+    let flag = |pointer: &str, fallback: bool| settings.pointer(pointer).and_then(Value::as_bool).unwrap_or(fallback);
+    let replica_floor = settings
+        .pointer("/replica-floor")
+        .and_then(Value::as_u64)
+        .and_then(|floor| u32::try_from(floor).ok())
+        .unwrap_or(1);
+    let mut environment = Environment {
+        name: name.to_owned(),
+        profile: env.profile.clone(),
+        namespace: env.namespace.clone(),
+        labels: texts(&env.labels),
+        replica_floor,
+        pdb: flag("/pdb", true),
+        pod_security: PodSecurity {
+            enforce: text("/pod-security/enforce", "restricted"),
+            audit: text("/pod-security/audit", "restricted"),
+            warn: text("/pod-security/warn", "restricted"),
+        },
+        mesh: Mesh {
+            mtls: text("/mesh/mtls", "strict"),
+            mode: text("/mesh/mode", "sidecar"),
+        },
+        default_deny: flag("/network-policy/default-deny", true),
+        sync: Sync {
+            automated: flag("/sync/automated", true),
+            prune: flag("/sync/prune", true),
+            self_heal: flag("/sync/self-heal", true),
+        },
+        quota: env.quota.as_ref().map(|quota| quota_keys(quota)).unwrap_or_default(),
+        limit_range: env.limit_range.as_ref().map(limit_range),
+        backup: env.backup.as_ref().map(|backup| Backup {
+            schedule: backup.schedule.clone(),
+            ttl: backup.ttl.clone().unwrap_or_else(|| "720h".to_owned()),
+        }),
+        targets: Vec::new(),
+        origins: doc.origins,
+    };
+    let mut deploy_to: Vec<CloudKind> = env.deploy_to.iter().filter_map(|cloud| CloudKind::parse(cloud)).collect();
+    deploy_to.sort();
+    deploy_to.dedup();
+    for kind in deploy_to {
+        let Some(cloud) = clouds.iter().find(|cloud| cloud.kind == kind) else {
+            continue;
+        };
+        let cluster = env
+            .clusters
+            .get(kind.as_str())
+            .cloned()
+            .or_else(|| cloud.clusters.first().map(|cluster| cluster.name.clone()))
+            .unwrap_or_default();
+        let services = checked
+            .spec
+            .services
+            .keys()
+            .map(|service_name| {
+                let effective = resolve_service(checked, service_name, Some((name, env)), Some(kind.as_str()));
+                let mut service = to_service(service_name, effective, Some(cloud), checked.spec.platform.registry.as_deref());
+                apply_floor(&mut service, &environment);
+                service
+            })
+            .collect();
+        environment.targets.push(Target {
+            environment: name.to_owned(),
+            cloud: kind,
+            cluster,
+            services,
+        });
+    }
+    environment
+}
+
+fn apply_floor(service: &mut Service, environment: &Environment) {
+    if service.kind == WorkloadKind::Stateful {
+        return;
+    }
+    let floor = environment.replica_floor;
+    let floor_origin = environment.origins.get("/replica-floor").cloned();
+    let raised = |origins: &mut Origins, pointer: &str| {
+        if let Some(origin) = &floor_origin {
+            origins.insert(pointer.to_owned(), origin.clone());
+        }
+    };
+    match &mut service.replicas {
+        Replicas::Fixed(count) if *count < floor => {
+            *count = floor;
+            raised(&mut service.origins, "/replicas");
+        }
+        Replicas::Autoscaled { min, max } => {
+            if *min < floor {
+                *min = floor;
+                raised(&mut service.origins, "/autoscale/replicas/min");
+            }
+            if *max < *min {
+                *max = *min;
+                raised(&mut service.origins, "/autoscale/replicas/max");
+            }
+        }
+        Replicas::Fixed(_) => {}
+    }
+}
+
+fn to_service(name: &str, doc: Layered, cloud: Option<&Cloud>, registry: Option<&str>) -> Service {
+    let body: ServiceBody = serde_json::from_value(doc.value.clone()).unwrap_or_default();
+    let kind = match body.kind.as_deref() {
+        Some("stateful") => WorkloadKind::Stateful,
+        _ => WorkloadKind::Stateless,
+    };
+    let image_spec = body.image.clone().unwrap_or_default();
+    let image_name = image_spec.name.clone().unwrap_or_else(|| name.to_owned());
+    let registry = image_spec.registry.as_deref().or(registry);
+    let repository = match registry {
+        Some(registry) if !has_registry_host(&image_name) => format!("{}/{image_name}", registry.trim_end_matches('/')),
+        _ => image_name,
+    };
+    let mut ports: Vec<Port> = body
+        .ports
+        .iter()
+        .map(|(port_name, port)| Port {
+            name: port_name.clone(),
+            port: port.port,
+            service_port: port.service_port.unwrap_or(port.port),
+            protocol: port.protocol.clone().unwrap_or_else(|| "TCP".to_owned()),
+            app_protocol: port.app_protocol.clone(),
+        })
+        .collect();
+    ports.sort_by(|a, b| a.name.cmp(&b.name));
+    let only_port = (ports.len() == 1).then(|| ports[0].port);
+    let resources = lower_resources(body.resources.as_ref());
+    let probes = body
+        .probes
+        .iter()
+        .filter_map(|(probe_kind, probe)| {
+            let port = match &probe.port {
+                Some(port) => match port.as_str().parse::<u16>() {
+                    Ok(number) => PortRef::Number(number),
+                    Err(_) => PortRef::Name(port.as_str().to_owned()),
+                },
+                None => PortRef::Number(only_port.unwrap_or(80)),
+            };
+            let check = if let Some(path) = &probe.http {
+                ProbeCheck::Http { path: path.clone(), port }
+            } else if probe.tcp == Some(true) {
+                ProbeCheck::Tcp { port }
+            } else if probe.grpc == Some(true) {
+                let number = match port {
+                    PortRef::Number(number) => number,
+                    PortRef::Name(port_name) => ports.iter().find(|p| p.name == port_name).map_or(80, |p| p.port),
+                };
+                ProbeCheck::Grpc { port: number }
+            } else {
+                ProbeCheck::Exec { command: probe.exec.clone()? }
+            };
+            let seconds = |text: &Option<String>| {
+                text.as_deref()
+                    .and_then(quantity::duration_seconds)
+                    .map(|seconds| u32::try_from(seconds).unwrap_or(u32::MAX))
+            };
+            Some(Probe {
+                kind: probe_kind.clone(),
+                check,
+                initial_delay_seconds: seconds(&probe.initial_delay),
+                period_seconds: seconds(&probe.period),
+                timeout_seconds: seconds(&probe.timeout),
+                failure_threshold: probe.failure_threshold,
+                success_threshold: probe.success_threshold,
+            })
+        })
+        .collect();
+    let replicas = match (&body.autoscale, body.replicas) {
+        (Some(autoscale), _) => Replicas::Autoscaled {
+            min: u32_at(autoscale, "/replicas/min").unwrap_or(1),
+            max: u32_at(autoscale, "/replicas/max").unwrap_or(1),
+        },
+        (None, Some(count)) => Replicas::Fixed(count),
+        (None, None) => Replicas::Fixed(1),
+    };
+    let vpa = body.vpa.as_ref().and_then(|vpa| {
+        let mode = match vpa.mode.as_deref()? {
+            "off" => "Off",
+            "initial" => "Initial",
+            "recreate" => "Recreate",
+            "in-place-or-recreate" => "InPlaceOrRecreate",
+            _ => "Auto",
+        };
+        Some(Vpa {
+            mode: mode.to_owned(),
+            min: vpa.min.as_ref().map(texts).unwrap_or_default(),
+            max: vpa.max.as_ref().map(texts).unwrap_or_default(),
+            controlled_resources: vpa.controlled_resources.clone().unwrap_or_default(),
+            controlled_values: vpa.controlled_values.as_deref().map(|values| match values {
+                "requests-only" => "RequestsOnly".to_owned(),
+                _ => "RequestsAndLimits".to_owned(),
+            }),
+        })
+    });
+    let disruption = body.disruption.as_ref().and_then(|disruption| {
+        if let Some(min) = &disruption.min_available {
+            Some(Disruption::MinAvailable(int_or_percent(min)))
+        } else {
+            disruption.max_unavailable.as_ref().map(|max| Disruption::MaxUnavailable(int_or_percent(max)))
+        }
+    });
+    let storage = body.storage.as_ref().map(|storage| Storage {
+        size: storage.size.as_ref().map(|size| size.0.clone()).unwrap_or_else(|| "10Gi".to_owned()),
+        class: storage.class.clone().or_else(|| cloud.map(|cloud| cloud.storage_class.clone())),
+        mount: storage.mount.clone().unwrap_or_else(|| "/data".to_owned()),
+        access_mode: storage.access_mode.clone().unwrap_or_else(|| "ReadWriteOnce".to_owned()),
+    });
+    let security_spec = body.security.clone().unwrap_or_default();
+    let capabilities = |text: &Option<String>| -> Vec<String> {
+        text.as_deref()
+            .map(|list| list.split(',').map(str::trim).filter(|cap| !cap.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default()
+    };
+    let security = Security {
+        run_as_non_root: security_spec.run_as_non_root.unwrap_or(true),
+        run_as_user: security_spec.run_as_user,
+        run_as_group: security_spec.run_as_group,
+        fs_group: security_spec.fs_group,
+        read_only_root_filesystem: security_spec.read_only_root_filesystem.unwrap_or(true),
+        allow_privilege_escalation: security_spec.allow_privilege_escalation.unwrap_or(false),
+        privileged: security_spec.privileged.unwrap_or(false),
+        drop_capabilities: capabilities(&security_spec.drop_capabilities),
+        add_capabilities: capabilities(&security_spec.add_capabilities),
+        seccomp: match security_spec.seccomp.as_deref() {
+            Some("unconfined") => "Unconfined".to_owned(),
+            _ => "RuntimeDefault".to_owned(),
+        },
+        automount_token: security_spec.automount_token.unwrap_or(false),
+    };
+    Service {
+        name: name.to_owned(),
+        kind,
+        image: Image {
+            repository,
+            tag: image_spec.tag.clone(),
+            digest: image_spec.digest.clone(),
+            pull_policy: image_spec.pull_policy.clone(),
+        },
+        ports,
+        resources,
+        probes,
+        env: body.env.iter().map(|(key, value)| (key.clone(), value.0.clone())).collect(),
+        secrets: body
+            .secrets
+            .iter()
+            .map(|(variable, secret)| SecretRef {
+                variable: variable.clone(),
+                secret: secret.from.clone().unwrap_or_default(),
+                key: secret.key.clone().unwrap_or_default(),
+            })
+            .collect(),
+        calls: body.calls.clone().unwrap_or_default(),
+        replicas,
+        autoscale: body.autoscale.clone(),
+        vpa,
+        disruption,
+        storage,
+        expose: body.expose.clone(),
+        traffic: body.traffic.clone(),
+        versions: body.versions.clone(),
+        security,
+        command: body.command.clone().unwrap_or_default(),
+        args: body.args.clone().unwrap_or_default(),
+        labels: texts(&body.labels),
+        annotations: texts(&body.annotations),
+        node_pool: body.node_pool.clone(),
+        origins: doc.origins,
+    }
+}
+
+fn lower_cloud(kind: CloudKind, cloud: &crate::spec::types::CloudSpec) -> Cloud {
+    let default_class = match kind {
+        CloudKind::Aws => "gp3",
+        CloudKind::Gcp => "standard-rwo",
+        CloudKind::Azure => "managed-csi",
+    };
+    let mut state = BTreeMap::new();
+    if let Some(state_spec) = &cloud.state {
+        let fields = [
+            ("bucket", &state_spec.bucket),
+            ("key", &state_spec.key),
+            ("region", &state_spec.region),
+            ("prefix", &state_spec.prefix),
+            ("dynamodb-table", &state_spec.dynamodb_table),
+            ("resource-group", &state_spec.resource_group),
+            ("storage-account", &state_spec.storage_account),
+            ("container", &state_spec.container),
+        ];
+        for (key, value) in fields {
+            if let Some(value) = value {
+                state.insert(key.to_owned(), value.clone());
+            }
+        }
+    }
+    Cloud {
+        kind,
+        region: cloud.region.clone().or_else(|| cloud.location.clone()),
+        project: cloud.project.clone(),
+        resource_group: cloud.resource_group.clone(),
+        state,
+        storage_class: cloud.storage_class.clone().unwrap_or_else(|| default_class.to_owned()),
+        clusters: cloud
+            .clusters
+            .iter()
+            .map(|(name, cluster)| Cluster {
+                name: name.clone(),
+                kubernetes: cluster.kubernetes.clone().unwrap_or_else(|| "1.31".to_owned()),
+                private_endpoint: cluster.endpoint.as_ref().and_then(|endpoint| endpoint.private).unwrap_or(true),
+                public_endpoint: cluster.endpoint.as_ref().and_then(|endpoint| endpoint.public).unwrap_or(false),
+                release_channel: cluster.release_channel.clone(),
+                node_pools: cluster
+                    .node_pools
+                    .iter()
+                    .map(|(pool_name, pool)| {
+                        let mut taints: Vec<String> = pool.taint.iter().cloned().collect();
+                        taints.extend(pool.taints.iter().cloned());
+                        NodePool {
+                            name: pool_name.clone(),
+                            machine: pool
+                                .instance_type
+                                .clone()
+                                .or_else(|| pool.machine_type.clone())
+                                .or_else(|| pool.vm_size.clone())
+                                .unwrap_or_default(),
+                            min: pool.min,
+                            max: pool.max,
+                            desired: pool.desired.unwrap_or(pool.min),
+                            spot: pool.capacity.as_deref() == Some("spot"),
+                            labels: texts(&pool.labels),
+                            taints,
+                        }
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+fn lower_resources(resources: Option<&BTreeMap<String, Text>>) -> Resources {
+    let mut out = Resources::default();
+    for (key, value) in resources.into_iter().flatten() {
+        if let Ok(range) = quantity::parse_range(value.as_str()) {
+            out.requests.insert(key.clone(), range.request.text);
+            out.limits.insert(key.clone(), range.limit.text);
+        }
+    }
+    out
+}
+
+fn quota_keys(quota: &BTreeMap<String, Text>) -> BTreeMap<String, String> {
+    quota
+        .iter()
+        .map(|(key, value)| {
+            let kubernetes_key = match key.as_str() {
+                "requests-cpu" => "requests.cpu",
+                "requests-memory" => "requests.memory",
+                "limits-cpu" => "limits.cpu",
+                "limits-memory" => "limits.memory",
+                "requests-storage" => "requests.storage",
+                "pvcs" => "persistentvolumeclaims",
+                "load-balancers" => "services.loadbalancers",
+                other => other,
+            };
+            (kubernetes_key.to_owned(), value.0.clone())
+        })
+        .collect()
+}
+
+fn limit_range(values: &BTreeMap<String, Text>) -> LimitRange {
+    let mut out = LimitRange::default();
+    for (key, value) in values {
+        let value = value.0.clone();
+        match key.as_str() {
+            "default-cpu" => out.default.insert("cpu".into(), value),
+            "default-memory" => out.default.insert("memory".into(), value),
+            "default-request-cpu" => out.default_request.insert("cpu".into(), value),
+            "default-request-memory" => out.default_request.insert("memory".into(), value),
+            "min-cpu" => out.min.insert("cpu".into(), value),
+            "min-memory" => out.min.insert("memory".into(), value),
+            "max-cpu" => out.max.insert("cpu".into(), value),
+            "max-memory" => out.max.insert("memory".into(), value),
+            "max-storage" => {
+                out.max_storage = Some(value);
+                None
+            }
+            _ => None,
+        };
+    }
+    out
+}
+
+fn int_or_percent(text: &Text) -> IntOrPercent {
+    match text.as_str().parse::<u32>() {
+        Ok(count) => IntOrPercent::Int(count),
+        Err(_) => IntOrPercent::Percent(text.as_str().to_owned()),
+    }
+}
+
+fn u32_at(value: &Value, pointer: &str) -> Option<u32> {
+    value.pointer(pointer).and_then(Value::as_u64).and_then(|number| u32::try_from(number).ok())
+}
+
+fn texts(map: &BTreeMap<String, Text>) -> BTreeMap<String, String> {
+    map.iter().map(|(key, value)| (key.clone(), value.0.clone())).collect()
+}
+
+fn has_registry_host(image: &str) -> bool {
+    match image.split_once('/') {
+        Some((first, _)) => first.contains('.') || first.contains(':') || first == "localhost",
+        None => false,
+    }
+}

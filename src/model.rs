@@ -1,0 +1,541 @@
+//! The model: the platform fully resolved, one [`Target`] per (environment, cloud), every
+//! service in it with every layer applied.
+//!
+//! Consumes: nothing (types only; `lower` builds it). Produces: what every emitter reads.
+//! Invariants: no inheritance is left unresolved (emitters never merge layers); every value
+//! that came from the spec, a profile or a built-in default has an [`Origin`] in its
+//! service's or environment's origin table, keyed by its JSON pointer in the effective
+//! (merged) document; the model knows nothing about KDL. Collections are sorted by name.
+
+use std::collections::BTreeMap;
+
+use crate::source::Span;
+
+/// Where a resolved value came from, highest layer that set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The layer.
+    pub layer: Layer,
+    /// The token in the spec or profile file; `None` for built-in defaults.
+    pub span: Option<Span>,
+}
+
+/// The layers of resolution, lowest first.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Layer {
+    /// manifold's built-in default.
+    Builtin,
+    /// A built-in profile (`overlays/<profile>.kdl`).
+    Profile(String),
+    /// An environment's override of a profile setting.
+    Environment(String),
+    /// The spec's `defaults` block.
+    Defaults,
+    /// The service block.
+    Service,
+    /// An `in ENV` block.
+    Override(String),
+    /// An `in ENV cloud=CLOUD` block.
+    CloudOverride(String, String),
+    /// Derived by manifold from other values (for example a NetworkPolicy rule from `calls`).
+    Derived,
+}
+
+/// JSON pointer (in the effective document) → origin.
+pub type Origins = BTreeMap<String, Origin>;
+
+/// The whole resolved platform.
+#[derive(Debug, Clone)]
+pub struct Platform {
+    /// Platform name.
+    pub name: String,
+    /// Labels put on every object (team, cost-center, ...).
+    pub labels: BTreeMap<String, String>,
+    /// Annotations put on every workload.
+    pub annotations: BTreeMap<String, String>,
+    /// The GitOps repository, if declared.
+    pub repo: Option<Repo>,
+    /// Declared clouds, sorted by name.
+    pub clouds: Vec<Cloud>,
+    /// Environments, sorted by name.
+    pub environments: Vec<Environment>,
+    /// Services as the service layer defines them (built-in → defaults → service): what the
+    /// Kustomize bases hold. Sorted by name.
+    pub base: Vec<Service>,
+    /// The spec file's name, as given.
+    pub spec_file: String,
+}
+
+/// The GitOps repository.
+#[derive(Debug, Clone)]
+pub struct Repo {
+    /// Clone URL.
+    pub url: String,
+    /// Branch (default `main`).
+    pub branch: String,
+    /// Subdirectory for the output tree (default: the root).
+    pub path: String,
+}
+
+/// A cloud provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CloudKind {
+    /// Amazon Web Services (EKS).
+    Aws,
+    /// Google Cloud (GKE).
+    Gcp,
+    /// Microsoft Azure (AKS).
+    Azure,
+}
+
+impl CloudKind {
+    /// The name used in the spec and in output paths.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloudKind::Aws => "aws",
+            CloudKind::Gcp => "gcp",
+            CloudKind::Azure => "azure",
+        }
+    }
+
+    /// Parses a spec name.
+    pub fn parse(name: &str) -> Option<CloudKind> {
+        match name {
+            "aws" => Some(CloudKind::Aws),
+            "gcp" => Some(CloudKind::Gcp),
+            "azure" => Some(CloudKind::Azure),
+            _ => None,
+        }
+    }
+}
+
+/// A declared cloud.
+#[derive(Debug, Clone)]
+pub struct Cloud {
+    /// Which provider.
+    pub kind: CloudKind,
+    /// Region (aws, gcp) or location (azure).
+    pub region: Option<String>,
+    /// GCP project.
+    pub project: Option<String>,
+    /// Azure resource group.
+    pub resource_group: Option<String>,
+    /// Terraform state settings, verbatim.
+    pub state: BTreeMap<String, String>,
+    /// Default storage class for persistent volumes on this cloud.
+    pub storage_class: String,
+    /// Clusters, sorted by name.
+    pub clusters: Vec<Cluster>,
+}
+
+/// A Kubernetes cluster.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    /// Name.
+    pub name: String,
+    /// Kubernetes minor version.
+    pub kubernetes: String,
+    /// Private endpoint.
+    pub private_endpoint: bool,
+    /// Public endpoint.
+    pub public_endpoint: bool,
+    /// GKE release channel.
+    pub release_channel: Option<String>,
+    /// Node pools, sorted by name.
+    pub node_pools: Vec<NodePool>,
+}
+
+/// A node pool.
+#[derive(Debug, Clone)]
+pub struct NodePool {
+    /// Name.
+    pub name: String,
+    /// Instance type / machine type / VM size.
+    pub machine: String,
+    /// Minimum nodes.
+    pub min: u32,
+    /// Maximum nodes.
+    pub max: u32,
+    /// Desired nodes (defaults to `min`).
+    pub desired: u32,
+    /// Spot capacity.
+    pub spot: bool,
+    /// Node labels.
+    pub labels: BTreeMap<String, String>,
+    /// Taints as `key=value:Effect`.
+    pub taints: Vec<String>,
+}
+
+/// A resolved environment.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    /// Name (`dev`, `prod`, ...).
+    pub name: String,
+    /// The profile it started from.
+    pub profile: String,
+    /// Kubernetes namespace.
+    pub namespace: String,
+    /// Extra labels for this environment.
+    pub labels: BTreeMap<String, String>,
+    /// Minimum replicas of every service.
+    pub replica_floor: u32,
+    /// Whether PodDisruptionBudgets are emitted.
+    pub pdb: bool,
+    /// Pod Security Admission levels.
+    pub pod_security: PodSecurity,
+    /// Mesh settings.
+    pub mesh: Mesh,
+    /// Default-deny NetworkPolicies.
+    pub default_deny: bool,
+    /// ArgoCD sync policy.
+    pub sync: Sync,
+    /// ResourceQuota `spec.hard`, Kubernetes keys → quantities, sorted.
+    pub quota: BTreeMap<String, String>,
+    /// LimitRange items.
+    pub limit_range: Option<LimitRange>,
+    /// Velero schedule.
+    pub backup: Option<Backup>,
+    /// One target per cloud this environment deploys to, sorted by cloud.
+    pub targets: Vec<Target>,
+    /// Origins of the environment's resolved settings (pointers into the effective
+    /// environment document: `/replica-floor`, `/pod-security/enforce`, `/quota/pods`, ...).
+    pub origins: Origins,
+}
+
+/// Pod Security Admission levels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodSecurity {
+    /// enforce.
+    pub enforce: String,
+    /// audit.
+    pub audit: String,
+    /// warn.
+    pub warn: String,
+}
+
+/// Mesh settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mesh {
+    /// strict, permissive or disable.
+    pub mtls: String,
+    /// sidecar, ambient or none.
+    pub mode: String,
+}
+
+/// ArgoCD sync policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sync {
+    /// Automated sync.
+    pub automated: bool,
+    /// Prune.
+    pub prune: bool,
+    /// Self-heal.
+    pub self_heal: bool,
+}
+
+/// A LimitRange for containers (and optionally PVCs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LimitRange {
+    /// `default` (limits), resource → quantity.
+    pub default: BTreeMap<String, String>,
+    /// `defaultRequest`.
+    pub default_request: BTreeMap<String, String>,
+    /// `min`.
+    pub min: BTreeMap<String, String>,
+    /// `max`.
+    pub max: BTreeMap<String, String>,
+    /// PVC `max.storage`.
+    pub max_storage: Option<String>,
+}
+
+/// A Velero backup schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backup {
+    /// Cron schedule.
+    pub schedule: String,
+    /// Retention.
+    pub ttl: String,
+}
+
+/// One (environment, cloud) deployment target: what one overlay directory holds.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Environment name.
+    pub environment: String,
+    /// Cloud.
+    pub cloud: CloudKind,
+    /// The cluster this target deploys to.
+    pub cluster: String,
+    /// Every service, resolved for this target, sorted by name.
+    pub services: Vec<Service>,
+}
+
+/// A fully resolved service.
+#[derive(Debug, Clone)]
+pub struct Service {
+    /// Name (DNS-1123 label).
+    pub name: String,
+    /// Stateless (Deployment) or stateful (StatefulSet).
+    pub kind: WorkloadKind,
+    /// Image.
+    pub image: Image,
+    /// Container ports, sorted by name.
+    pub ports: Vec<Port>,
+    /// Resource requests and limits.
+    pub resources: Resources,
+    /// Probes (readiness, liveness, startup), sorted by kind.
+    pub probes: Vec<Probe>,
+    /// Plain environment variables, sorted by name.
+    pub env: Vec<(String, String)>,
+    /// Secret references, sorted by variable name.
+    pub secrets: Vec<SecretRef>,
+    /// Services this one calls, in spec order.
+    pub calls: Vec<String>,
+    /// Pinned replicas or autoscaling bounds.
+    pub replicas: Replicas,
+    /// Autoscaling details (the JSON form of the `autoscale` block, resolved), for the
+    /// scaling emitter.
+    pub autoscale: Option<serde_json::Value>,
+    /// VPA settings.
+    pub vpa: Option<Vpa>,
+    /// Disruption budget.
+    pub disruption: Option<Disruption>,
+    /// Persistent storage.
+    pub storage: Option<Storage>,
+    /// Exposure and routes (JSON form), for the Istio emitter.
+    pub expose: Option<serde_json::Value>,
+    /// Traffic policy (JSON form), for the Istio emitter.
+    pub traffic: Option<serde_json::Value>,
+    /// Versions (JSON form), for the Istio emitter.
+    pub versions: BTreeMap<String, serde_json::Value>,
+    /// Security context.
+    pub security: Security,
+    /// Container command.
+    pub command: Vec<String>,
+    /// Container args.
+    pub args: Vec<String>,
+    /// Extra labels.
+    pub labels: BTreeMap<String, String>,
+    /// Extra annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// Node pool to schedule on.
+    pub node_pool: Option<String>,
+    /// Origins, keyed by JSON pointer in the effective service document (`/replicas`,
+    /// `/image/tag`, `/autoscale/replicas/max`, `/security/run-as-non-root`, ...).
+    pub origins: Origins,
+}
+
+/// Workload kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkloadKind {
+    /// A Deployment.
+    Stateless,
+    /// A StatefulSet with a headless Service.
+    Stateful,
+}
+
+/// A container image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    /// Full repository, registry included (`ghcr.io/acme/voiceassist-server`).
+    pub repository: String,
+    /// Tag.
+    pub tag: Option<String>,
+    /// Digest (`sha256:...`).
+    pub digest: Option<String>,
+    /// Pull policy.
+    pub pull_policy: Option<String>,
+}
+
+impl Image {
+    /// The full reference: `repo:tag`, `repo@digest` or `repo:tag@digest`.
+    pub fn reference(&self) -> String {
+        let mut reference = self.repository.clone();
+        if let Some(tag) = &self.tag {
+            reference.push(':');
+            reference.push_str(tag);
+        }
+        if let Some(digest) = &self.digest {
+            reference.push('@');
+            reference.push_str(digest);
+        }
+        reference
+    }
+}
+
+/// A container port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Port {
+    /// Name.
+    pub name: String,
+    /// Container port.
+    pub port: u16,
+    /// Port the Service exposes (defaults to `port`).
+    pub service_port: u16,
+    /// TCP, UDP or SCTP.
+    pub protocol: String,
+    /// appProtocol, if declared.
+    pub app_protocol: Option<String>,
+}
+
+/// Requests and limits, as Kubernetes quantities.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resources {
+    /// Requests (`cpu`, `memory`, `ephemeral-storage`).
+    pub requests: BTreeMap<String, String>,
+    /// Limits.
+    pub limits: BTreeMap<String, String>,
+}
+
+/// A probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    /// readiness, liveness or startup.
+    pub kind: String,
+    /// The check.
+    pub check: ProbeCheck,
+    /// initialDelaySeconds.
+    pub initial_delay_seconds: Option<u32>,
+    /// periodSeconds.
+    pub period_seconds: Option<u32>,
+    /// timeoutSeconds.
+    pub timeout_seconds: Option<u32>,
+    /// failureThreshold.
+    pub failure_threshold: Option<u32>,
+    /// successThreshold.
+    pub success_threshold: Option<u32>,
+}
+
+/// What a probe checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeCheck {
+    /// HTTP GET.
+    Http {
+        /// Path.
+        path: String,
+        /// Port number or name.
+        port: PortRef,
+    },
+    /// TCP connect.
+    Tcp {
+        /// Port number or name.
+        port: PortRef,
+    },
+    /// gRPC health check.
+    Grpc {
+        /// Port number.
+        port: u16,
+    },
+    /// A command, run with `sh -c`.
+    Exec {
+        /// The command line.
+        command: String,
+    },
+}
+
+/// A port by number or by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortRef {
+    /// A number.
+    Number(u16),
+    /// A named container port.
+    Name(String),
+}
+
+/// A reference to a key of a Kubernetes Secret, exposed as an environment variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRef {
+    /// Environment variable name.
+    pub variable: String,
+    /// Secret name.
+    pub secret: String,
+    /// Key in the secret.
+    pub key: String,
+}
+
+/// Replica policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replicas {
+    /// A fixed count (the Deployment pins `replicas`).
+    Fixed(u32),
+    /// Autoscaled between bounds (the Deployment leaves `replicas` unset).
+    Autoscaled {
+        /// minReplicas.
+        min: u32,
+        /// maxReplicas.
+        max: u32,
+    },
+}
+
+/// VPA settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vpa {
+    /// Update mode as the CRD spells it (Off, Initial, Recreate, InPlaceOrRecreate, Auto).
+    pub mode: String,
+    /// minAllowed.
+    pub min: BTreeMap<String, String>,
+    /// maxAllowed.
+    pub max: BTreeMap<String, String>,
+    /// controlledResources.
+    pub controlled_resources: Vec<String>,
+    /// controlledValues (RequestsOnly, RequestsAndLimits).
+    pub controlled_values: Option<String>,
+}
+
+/// A disruption budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disruption {
+    /// minAvailable (number or percentage).
+    MinAvailable(IntOrPercent),
+    /// maxUnavailable (number or percentage).
+    MaxUnavailable(IntOrPercent),
+}
+
+/// A whole number or a percentage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IntOrPercent {
+    /// A count.
+    Int(u32),
+    /// A percentage string such as `50%`.
+    Percent(String),
+}
+
+/// Persistent storage of a stateful service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Storage {
+    /// Size quantity.
+    pub size: String,
+    /// Storage class (the service's, else the cloud's default).
+    pub class: Option<String>,
+    /// Mount path.
+    pub mount: String,
+    /// Access mode.
+    pub access_mode: String,
+}
+
+/// A resolved security context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Security {
+    /// runAsNonRoot.
+    pub run_as_non_root: bool,
+    /// runAsUser.
+    pub run_as_user: Option<i64>,
+    /// runAsGroup.
+    pub run_as_group: Option<i64>,
+    /// fsGroup.
+    pub fs_group: Option<i64>,
+    /// readOnlyRootFilesystem.
+    pub read_only_root_filesystem: bool,
+    /// allowPrivilegeEscalation.
+    pub allow_privilege_escalation: bool,
+    /// privileged.
+    pub privileged: bool,
+    /// Capabilities to drop.
+    pub drop_capabilities: Vec<String>,
+    /// Capabilities to add.
+    pub add_capabilities: Vec<String>,
+    /// seccomp profile type (RuntimeDefault or Unconfined).
+    pub seccomp: String,
+    /// automountServiceAccountToken.
+    pub automount_token: bool,
+}

@@ -1,0 +1,721 @@
+//! Writing a [`Tree`] into an output directory, and checking a directory against a tree.
+//!
+//! Consumes: a complete [`Tree`] and the path of the output directory.
+//! Produces: the files on disk plus `.manifold/owned.json` ([`write`], which returns a
+//! [`WriteReport`]), or the sorted list of differences ([`check`], which returns [`Drift`]s).
+//!
+//! Invariants:
+//!
+//! - **Ownership.** manifold only creates, replaces or deletes files listed in the manifest
+//!   (plus new files at paths where nothing exists). If the tree wants a path where a file (or
+//!   directory, or link) exists that the manifest does not list, the whole write is refused
+//!   before anything changes. Files the user added are never touched. Stale files (in the old
+//!   manifest, no longer in the tree) are deleted, and so are the directories that became empty
+//!   because of those deletions; `out` itself is never removed.
+//! - **Minimal writes.** Only files whose bytes differ from the disk are rewritten; unchanged
+//!   files keep their modification time. When nothing differs and the manifest is already
+//!   identical, nothing at all is written.
+//! - **Exclusion.** [`write`] holds an exclusive lock on `.manifold/lock` (taken with
+//!   [`File::try_lock`], never waited for) for its whole run; [`check`] holds a shared one, so it
+//!   never reads a half-written tree. A held lock is an immediate error.
+//! - **Crash safety.** A file is never half-written, and the tree switches from old to new as
+//!   one unit, as far as recovery can ensure. [`write`]:
+//!   1. writes every new or changed file to `.manifold/staging/<n>` and fsyncs it;
+//!   2. writes the journal `.manifold/journal.json` (the renames staging → target, the stale
+//!      files to delete, and the new manifest bytes) to a temporary file, fsyncs it and renames
+//!      it into place, so the journal is either absent or complete;
+//!   3. applies the journal: deletes the stale files and prunes the directories they leave
+//!      empty, renames every staged file onto its target, fsyncs the touched directories, then
+//!      atomically replaces the manifest (temporary file, fsync, rename, fsync);
+//!   4. removes the journal, then the staging area.
+//!
+//!   Deletions come before renames so that a path can turn from a file into a directory (or
+//!   back) between two trees. Every [`write`] and [`check`] first rolls a leftover journal
+//!   forward (each step tolerates having been done already: a staged file that is gone was
+//!   renamed, a stale file that is gone was deleted) and discards a staging area that has no
+//!   journal. A kill at any moment therefore leaves either the old tree (the journal was not yet
+//!   complete: the staging area is discarded next time) or a state that the next run of
+//!   manifold completes into the new tree.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, anyhow, bail};
+use serde::{Deserialize, Serialize};
+
+use super::Tree;
+use super::manifest::{MANIFEST_PATH, Manifest, STATE_DIR, validate_path};
+
+/// What [`write`] did. Every list is sorted.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct WriteReport {
+    /// Files created or changed.
+    pub written: Vec<String>,
+    /// Number of files of the tree that were already on disk with the same bytes.
+    pub unchanged: usize,
+    /// Stale files (owned, no longer produced) that were deleted.
+    pub removed: Vec<String>,
+}
+
+/// How one path of the output directory differs from the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DriftKind {
+    /// The tree has the file; the disk does not.
+    Missing,
+    /// The file is on disk with different bytes (or something other than a file is there).
+    Modified,
+    /// The manifest owns the file and it is on disk, but the tree no longer produces it.
+    Stale,
+}
+
+/// One difference between the tree and the output directory.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Drift {
+    /// The relative, `/`-separated path.
+    pub path: String,
+    /// How it differs.
+    pub kind: DriftKind,
+}
+
+impl fmt::Display for DriftKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DriftKind::Missing => "missing",
+            DriftKind::Modified => "modified",
+            DriftKind::Stale => "stale",
+        })
+    }
+}
+
+impl fmt::Display for Drift {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.path)
+    }
+}
+
+/// Writes `tree` into `out` (created if missing), replacing the files manifold owns there,
+/// deleting the owned files the tree no longer produces, and recording the new manifest.
+///
+/// Fails, before changing anything, on an invalid tree path, a corrupt manifest, a lock held
+/// by another manifold process, or a path the tree wants that is taken by a file manifold
+/// does not own.
+pub fn write(tree: &Tree, out: &Path) -> Result<WriteReport> {
+    validate_tree(tree)?;
+    let state = out.join(STATE_DIR);
+    fs::create_dir_all(&state).map_err(|err| io_error("create", &state, &err))?;
+    let lock = open_lock(out)?;
+    lock_exclusive(&lock, out)?;
+    recover(out)?;
+
+    let (old, old_bytes) = load_manifest(out)?;
+    let plan = plan_write(tree, &old, out)?;
+    let new_bytes = Manifest::from_tree(tree).to_bytes();
+    let report = WriteReport {
+        written: plan.writes.iter().map(|(path, _)| path.clone()).collect(),
+        unchanged: plan.unchanged,
+        removed: plan.removals.clone(),
+    };
+    if plan.writes.is_empty()
+        && plan.removals.is_empty()
+        && old_bytes.as_deref() == Some(new_bytes.as_slice())
+    {
+        return Ok(report);
+    }
+
+    let staging = state.join(STAGING_DIR);
+    fs::create_dir_all(&staging).map_err(|err| io_error("create", &staging, &err))?;
+    let mut renames = Vec::with_capacity(plan.writes.len());
+    for (index, (path, contents)) in plan.writes.iter().enumerate() {
+        let staged = index.to_string();
+        write_synced(&staging.join(&staged), contents)?;
+        renames.push(Rename {
+            staged,
+            target: path.clone(),
+        });
+    }
+    fsync_dir(&staging)?;
+    let manifest = String::from_utf8(new_bytes).map_err(|err| {
+        anyhow!(
+            "the new manifest for {} is not UTF-8 ({err}); this is a bug in manifold, please report it",
+            join_rel(out, MANIFEST_PATH).display()
+        )
+    })?;
+    let journal = Journal {
+        format: JOURNAL_FORMAT,
+        renames,
+        remove: plan.removals,
+        manifest,
+    };
+    let journal_path = state.join(JOURNAL_FILE);
+    let journal_bytes = serde_json::to_vec_pretty(&journal).map_err(|err| {
+        anyhow!(
+            "could not serialize the journal {} ({err}); this is a bug in manifold, please report it",
+            journal_path.display()
+        )
+    })?;
+    write_atomic(&journal_path, &journal_bytes)?;
+    apply(out, &journal)?;
+    finish(out)?;
+    drop(lock);
+    Ok(report)
+}
+
+/// Compares `tree` with the files in `out` without writing them, and returns every difference,
+/// sorted by path. Files the manifest does not own and the tree does not produce are not drift.
+///
+/// A missing `out` means every file is [`DriftKind::Missing`]. A journal left by an interrupted
+/// [`write`] is rolled forward first. Fails on an invalid tree path, a corrupt manifest, or a
+/// lock held by a writer.
+pub fn check(tree: &Tree, out: &Path) -> Result<Vec<Drift>> {
+    validate_tree(tree)?;
+    match fs::metadata(out) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => bail!(
+            "the output path {} is not a directory; point manifold at a directory",
+            out.display()
+        ),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            return Ok(tree
+                .files()
+                .keys()
+                .map(|path| Drift {
+                    path: path.clone(),
+                    kind: DriftKind::Missing,
+                })
+                .collect());
+        }
+        Err(err) => return Err(io_error("read", out, &err)),
+    }
+
+    let state = out.join(STATE_DIR);
+    let _lock = if exists(&state)? {
+        let lock = open_lock(out)?;
+        lock_shared(&lock, out)?;
+        if exists(&state.join(JOURNAL_FILE))? {
+            // Rolling forward changes files: trade the shared lock for an exclusive one, then
+            // look again, since another process may have finished the journal in between.
+            let lock_path = state.join(LOCK_FILE);
+            lock.unlock()
+                .map_err(|err| io_error("unlock", &lock_path, &err))?;
+            lock_exclusive(&lock, out)?;
+            recover(out)?;
+        }
+        Some(lock)
+    } else {
+        None
+    };
+
+    let (manifest, _) = load_manifest(out)?;
+    let mut drift = Vec::new();
+    for (path, contents) in tree.files() {
+        if let Some(kind) = compare(out, path, contents)? {
+            drift.push(Drift {
+                path: path.clone(),
+                kind,
+            });
+        }
+    }
+    for path in manifest.files().keys() {
+        if tree.get(path).is_none() && is_removable(out, path)? {
+            drift.push(Drift {
+                path: path.clone(),
+                kind: DriftKind::Stale,
+            });
+        }
+    }
+    drift.sort();
+    Ok(drift)
+}
+
+/// The lock file, relative to `.manifold/`.
+const LOCK_FILE: &str = "lock";
+/// The journal, relative to `.manifold/`.
+const JOURNAL_FILE: &str = "journal.json";
+/// The staging directory, relative to `.manifold/`.
+const STAGING_DIR: &str = "staging";
+/// The only journal format this version reads and writes.
+const JOURNAL_FORMAT: u64 = 1;
+/// Suffix of the temporary file an atomic replacement goes through.
+const TMP_SUFFIX: &str = ".tmp";
+
+/// A write in progress: everything needed to finish it after a crash.
+#[derive(Debug, Serialize, Deserialize)]
+struct Journal {
+    format: u64,
+    /// Staged files to move into place, in order.
+    renames: Vec<Rename>,
+    /// Stale files to delete.
+    remove: Vec<String>,
+    /// The complete new manifest.
+    manifest: String,
+}
+
+/// One staged file and where it goes.
+#[derive(Debug, Serialize, Deserialize)]
+struct Rename {
+    /// The file name under `.manifold/staging/`.
+    staged: String,
+    /// The relative target path.
+    target: String,
+}
+
+/// What a write has to do, decided before anything changes.
+struct Plan<'a> {
+    /// New or changed files, in path order.
+    writes: Vec<(String, &'a [u8])>,
+    /// Files of the tree already on disk with the same bytes.
+    unchanged: usize,
+    /// Stale owned files present on disk, in path order.
+    removals: Vec<String>,
+}
+
+/// Rejects every invalid tree path (and a path that is also a directory of another path),
+/// listing them all.
+fn validate_tree(tree: &Tree) -> Result<()> {
+    let mut problems = Vec::new();
+    for path in tree.files().keys() {
+        if let Err(reason) = validate_path(path) {
+            problems.push(format!("  {path:?}: {reason}"));
+            continue;
+        }
+        let parts: Vec<&str> = path.split('/').collect();
+        for depth in 1..parts.len() {
+            let ancestor = parts[..depth].join("/");
+            if tree.get(&ancestor).is_some() {
+                problems.push(format!(
+                    "  {path:?}: {ancestor:?} is also a file of the tree, so it cannot be a directory"
+                ));
+                break;
+            }
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "the output tree holds invalid paths, so nothing was written:\n{}\nthis is a bug in the emitter that produced them; please report it",
+        problems.join("\n")
+    )
+}
+
+/// Decides what to write, keep and delete; refuses if the tree needs a path manifold does not own.
+fn plan_write<'a>(tree: &'a Tree, old: &Manifest, out: &Path) -> Result<Plan<'a>> {
+    let mut removals = Vec::new();
+    for path in old.files().keys() {
+        if tree.get(path).is_none() && is_removable(out, path)? {
+            removals.push(path.clone());
+        }
+    }
+    let removal_set: BTreeSet<&str> = removals.iter().map(String::as_str).collect();
+
+    let mut writes = Vec::new();
+    let mut unchanged = 0;
+    let mut unowned = BTreeSet::new();
+    for (path, contents) in tree.files() {
+        if let Some(blocker) = blocking_ancestor(out, path, &removal_set)? {
+            unowned.insert(blocker);
+            continue;
+        }
+        let target = join_rel(out, path);
+        match fs::symlink_metadata(&target) {
+            Err(err) if is_absent(&err) => writes.push((path.clone(), contents.as_slice())),
+            Err(err) => return Err(io_error("read", &target, &err)),
+            Ok(meta) if meta.is_dir() => {
+                if will_vanish(out, path, &removal_set)? {
+                    writes.push((path.clone(), contents.as_slice()));
+                } else {
+                    unowned.insert(path.clone());
+                }
+            }
+            Ok(_) if !old.owns(path) => {
+                unowned.insert(path.clone());
+            }
+            Ok(_) => match fs::read(&target) {
+                Ok(disk) if disk == *contents => unchanged += 1,
+                Ok(_) => writes.push((path.clone(), contents.as_slice())),
+                Err(err) if is_absent(&err) => writes.push((path.clone(), contents.as_slice())),
+                Err(err) => return Err(io_error("read", &target, &err)),
+            },
+        }
+    }
+    if !unowned.is_empty() {
+        let list: Vec<String> = unowned.iter().map(|path| format!("  {path}")).collect();
+        bail!(
+            "refusing to write {}: these paths already exist there but manifold does not own them (they are not in {MANIFEST_PATH}), and it never overwrites files it does not own:\n{}\nmove or delete them, or choose another output directory",
+            out.display(),
+            list.join("\n")
+        );
+    }
+    Ok(Plan {
+        writes,
+        unchanged,
+        removals,
+    })
+}
+
+/// The first ancestor directory of `path` that exists on disk as something other than a real
+/// directory (a file or a link) and will not be deleted as stale; writing `path` would need
+/// to replace it.
+fn blocking_ancestor(out: &Path, path: &str, removals: &BTreeSet<&str>) -> Result<Option<String>> {
+    let parts: Vec<&str> = path.split('/').collect();
+    for depth in 1..parts.len() {
+        let ancestor = parts[..depth].join("/");
+        let on_disk = join_rel(out, &ancestor);
+        match fs::symlink_metadata(&on_disk) {
+            Err(err) if is_absent(&err) => return Ok(None),
+            Err(err) => return Err(io_error("read", &on_disk, &err)),
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) if removals.contains(ancestor.as_str()) => return Ok(None),
+            Ok(_) => return Ok(Some(ancestor)),
+        }
+    }
+    Ok(None)
+}
+
+/// Whether the directory at `path` holds something, and everything it holds (recursively) is
+/// a stale file about to be deleted, so pruning will remove it.
+fn will_vanish(out: &Path, path: &str, removals: &BTreeSet<&str>) -> Result<bool> {
+    let dir = join_rel(out, path);
+    let entries = fs::read_dir(&dir).map_err(|err| io_error("read", &dir, &err))?;
+    let mut any = false;
+    for entry in entries {
+        let entry = entry.map_err(|err| io_error("read", &dir, &err))?;
+        any = true;
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            return Ok(false);
+        };
+        let child = format!("{path}/{name}");
+        let kind = entry
+            .file_type()
+            .map_err(|err| io_error("read", &entry.path(), &err))?;
+        let vanishes = if kind.is_dir() {
+            will_vanish(out, &child, removals)?
+        } else {
+            removals.contains(child.as_str())
+        };
+        if !vanishes {
+            return Ok(false);
+        }
+    }
+    Ok(any)
+}
+
+/// Whether the owned `path` is on disk as a file or link reached through real directories only,
+/// so that deleting it deletes what manifold wrote and nothing else.
+fn is_removable(out: &Path, path: &str) -> Result<bool> {
+    let parts: Vec<&str> = path.split('/').collect();
+    for depth in 1..parts.len() {
+        let on_disk = join_rel(out, &parts[..depth].join("/"));
+        match fs::symlink_metadata(&on_disk) {
+            Err(err) if is_absent(&err) => return Ok(false),
+            Err(err) => return Err(io_error("read", &on_disk, &err)),
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => return Ok(false),
+        }
+    }
+    let target = join_rel(out, path);
+    match fs::symlink_metadata(&target) {
+        Err(err) if is_absent(&err) => Ok(false),
+        Err(err) => Err(io_error("read", &target, &err)),
+        Ok(meta) => Ok(!meta.is_dir()),
+    }
+}
+
+/// How the file at `path` differs from `contents`, if it does.
+fn compare(out: &Path, path: &str, contents: &[u8]) -> Result<Option<DriftKind>> {
+    let target = join_rel(out, path);
+    match fs::symlink_metadata(&target) {
+        Err(err) if is_absent(&err) => return Ok(Some(DriftKind::Missing)),
+        Err(err) => return Err(io_error("read", &target, &err)),
+        Ok(meta) if meta.is_dir() => return Ok(Some(DriftKind::Modified)),
+        Ok(_) => {}
+    }
+    match fs::read(&target) {
+        Ok(disk) if disk == contents => Ok(None),
+        Ok(_) => Ok(Some(DriftKind::Modified)),
+        Err(err) if is_absent(&err) => Ok(Some(DriftKind::Missing)),
+        Err(err) => Err(io_error("read", &target, &err)),
+    }
+}
+
+/// Reads the manifest: `(owns nothing, None)` if there is none; an error if it is corrupt.
+fn load_manifest(out: &Path) -> Result<(Manifest, Option<Vec<u8>>)> {
+    let path = join_rel(out, MANIFEST_PATH);
+    let bytes = match fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok((Manifest::new(), None)),
+        Err(err) => return Err(io_error("read", &path, &err)),
+    };
+    let manifest = Manifest::parse(&bytes).map_err(|reason| {
+        anyhow!(
+            "the ownership manifest {} is corrupt ({reason}); manifold will not guess which files it owns in {}: restore the manifest from git, or delete the output directory and run manifold again",
+            path.display(),
+            out.display()
+        )
+    })?;
+    Ok((manifest, Some(bytes)))
+}
+
+/// Finishes a write that an earlier run left half done, and clears the leftovers of one that
+/// never got as far as its journal. Needs the exclusive lock.
+fn recover(out: &Path) -> Result<()> {
+    let state = out.join(STATE_DIR);
+    let journal_path = state.join(JOURNAL_FILE);
+    match fs::read(&journal_path) {
+        Ok(bytes) => {
+            let journal = parse_journal(&bytes).map_err(|reason| {
+                anyhow!(
+                    "the journal {} of an interrupted manifold run is unreadable ({reason}), so that run cannot be finished: delete it and {}, then restore the output directory {} from git or delete it, and run manifold again",
+                    journal_path.display(),
+                    state.join(STAGING_DIR).display(),
+                    out.display()
+                )
+            })?;
+            apply(out, &journal)?;
+            finish(out)?;
+        }
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+        Err(err) => return Err(io_error("read", &journal_path, &err)),
+    }
+    remove_dir_all_if_present(&state.join(STAGING_DIR))?;
+    remove_file_if_present(&tmp_path(&journal_path))?;
+    remove_file_if_present(&tmp_path(&join_rel(out, MANIFEST_PATH)))
+}
+
+/// Reads and validates a journal.
+fn parse_journal(bytes: &[u8]) -> Result<Journal, String> {
+    let journal: Journal = serde_json::from_slice(bytes).map_err(|err| err.to_string())?;
+    if journal.format != JOURNAL_FORMAT {
+        return Err(format!(
+            "unsupported journal format {} (this manifold reads format {JOURNAL_FORMAT})",
+            journal.format
+        ));
+    }
+    for rename in &journal.renames {
+        if rename.staged.is_empty() || !rename.staged.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("invalid staged file name {:?}", rename.staged));
+        }
+        validate_path(&rename.target)
+            .map_err(|reason| format!("invalid path {:?}: {reason}", rename.target))?;
+    }
+    for path in &journal.remove {
+        validate_path(path).map_err(|reason| format!("invalid path {path:?}: {reason}"))?;
+    }
+    Manifest::parse(journal.manifest.as_bytes())
+        .map_err(|reason| format!("the new manifest in it is invalid: {reason}"))?;
+    Ok(journal)
+}
+
+/// Carries out a journal: deletions (with pruning), renames, then the manifest. Every step may
+/// already have been done by an interrupted run.
+fn apply(out: &Path, journal: &Journal) -> Result<()> {
+    let state = out.join(STATE_DIR);
+    let staging = state.join(STAGING_DIR);
+    let mut touched = BTreeSet::new();
+    for path in &journal.remove {
+        let target = join_rel(out, path);
+        remove_file_if_present(&target)?;
+        prune_empty_parents(out, path)?;
+        touched.extend(ancestors_within(out, path));
+    }
+    for rename in &journal.renames {
+        let source = staging.join(&rename.staged);
+        if !exists(&source)? {
+            continue; // renamed by the interrupted run
+        }
+        let target = join_rel(out, &rename.target);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent).map_err(|err| io_error("create", parent, &err))?;
+        }
+        fs::rename(&source, &target).map_err(|err| {
+            anyhow!(
+                "could not move {} to {}: {err}; make sure nothing else holds the output directory, then run manifold again to finish the write",
+                source.display(),
+                target.display()
+            )
+        })?;
+        touched.extend(ancestors_within(out, &rename.target));
+    }
+    for dir in &touched {
+        if exists(dir)? {
+            fsync_dir(dir)?;
+        }
+    }
+    write_atomic(&join_rel(out, MANIFEST_PATH), journal.manifest.as_bytes())
+}
+
+/// Removes the journal (the write is complete from here on), then the staging area.
+fn finish(out: &Path) -> Result<()> {
+    let state = out.join(STATE_DIR);
+    remove_file_if_present(&state.join(JOURNAL_FILE))?;
+    fsync_dir(&state)?;
+    remove_dir_all_if_present(&state.join(STAGING_DIR))
+}
+
+/// Removes the directories above `path` that are now empty, deepest first, stopping at the
+/// first one that still holds anything; never removes `out`.
+fn prune_empty_parents(out: &Path, path: &str) -> Result<()> {
+    let parts: Vec<&str> = path.split('/').collect();
+    for depth in (1..parts.len()).rev() {
+        let dir = join_rel(out, &parts[..depth].join("/"));
+        match fs::symlink_metadata(&dir) {
+            Err(err) if is_absent(&err) => continue,
+            Err(err) => return Err(io_error("read", &dir, &err)),
+            Ok(meta) if !meta.is_dir() => return Ok(()),
+            Ok(_) => {}
+        }
+        let mut entries = fs::read_dir(&dir).map_err(|err| io_error("read", &dir, &err))?;
+        if entries.next().is_some() {
+            return Ok(());
+        }
+        match fs::remove_dir(&dir) {
+            Ok(()) => {}
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) if err.kind() == io::ErrorKind::DirectoryNotEmpty => return Ok(()),
+            Err(err) => return Err(io_error("remove", &dir, &err)),
+        }
+    }
+    Ok(())
+}
+
+/// `out` and every directory between it and `path` (the directories whose entries a change to
+/// `path` may have changed).
+fn ancestors_within(out: &Path, path: &str) -> Vec<PathBuf> {
+    let parts: Vec<&str> = path.split('/').collect();
+    (0..parts.len())
+        .map(|depth| join_rel(out, &parts[..depth].join("/")))
+        .collect()
+}
+
+/// Opens (creating it if needed) the lock file of `out`.
+fn open_lock(out: &Path) -> Result<File> {
+    let path = out.join(STATE_DIR).join(LOCK_FILE);
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|err| io_error("open", &path, &err))
+}
+
+/// Takes the exclusive lock, failing at once if anyone holds it.
+fn lock_exclusive(lock: &File, out: &Path) -> Result<()> {
+    match lock.try_lock() {
+        Ok(()) => Ok(()),
+        Err(TryLockError::WouldBlock) => bail!(
+            "another manifold process is writing {}; wait for it to finish (or for the check reading it), then run manifold again",
+            out.display()
+        ),
+        Err(TryLockError::Error(err)) => {
+            Err(io_error("lock", &out.join(STATE_DIR).join(LOCK_FILE), &err))
+        }
+    }
+}
+
+/// Takes a shared lock, failing at once if a writer holds the exclusive one.
+fn lock_shared(lock: &File, out: &Path) -> Result<()> {
+    match lock.try_lock_shared() {
+        Ok(()) => Ok(()),
+        Err(TryLockError::WouldBlock) => bail!(
+            "another manifold process is writing {}; wait for it to finish, then run the check again",
+            out.display()
+        ),
+        Err(TryLockError::Error(err)) => {
+            Err(io_error("lock", &out.join(STATE_DIR).join(LOCK_FILE), &err))
+        }
+    }
+}
+
+/// Writes `bytes` to a new file at `path` and fsyncs it.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = File::create(path).map_err(|err| io_error("create", path, &err))?;
+    file.write_all(bytes)
+        .map_err(|err| io_error("write", path, &err))?;
+    file.sync_all().map_err(|err| io_error("sync", path, &err))
+}
+
+/// Replaces `path` with `bytes` atomically: temporary file, fsync, rename, fsync of the directory.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = tmp_path(path);
+    write_synced(&tmp, bytes)?;
+    fs::rename(&tmp, path).map_err(|err| io_error("replace", path, &err))?;
+    match path.parent() {
+        Some(parent) => fsync_dir(parent),
+        None => Ok(()),
+    }
+}
+
+/// The temporary file an atomic replacement of `path` goes through.
+fn tmp_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(TMP_SUFFIX);
+    PathBuf::from(name)
+}
+
+/// Flushes a directory's entries to disk (a no-op where directories cannot be opened).
+fn fsync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        let handle = File::open(dir).map_err(|err| io_error("open", dir, &err))?;
+        handle
+            .sync_all()
+            .map_err(|err| io_error("sync", dir, &err))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Deletes a file or link; one that is already gone is fine.
+fn remove_file_if_present(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(err) if is_absent(&err) => Ok(()),
+        Err(err) => Err(io_error("remove", path, &err)),
+    }
+}
+
+/// Deletes a directory tree; one that is already gone is fine.
+fn remove_dir_all_if_present(path: &Path) -> Result<()> {
+    match fs::remove_dir_all(path) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(err) => Err(io_error("remove", path, &err)),
+    }
+}
+
+/// Whether anything (a link included) is at `path`.
+fn exists(path: &Path) -> Result<bool> {
+    match fs::symlink_metadata(path) {
+        Ok(_) => Ok(true),
+        Err(err) if is_absent(&err) => Ok(false),
+        Err(err) => Err(io_error("read", path, &err)),
+    }
+}
+
+/// Whether an error means "nothing there" (including "a parent is not a directory").
+fn is_absent(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    )
+}
+
+/// `out` joined with a relative `/`-separated path, one component at a time.
+fn join_rel(out: &Path, path: &str) -> PathBuf {
+    path.split('/')
+        .filter(|part| !part.is_empty())
+        .fold(out.to_path_buf(), |joined, part| joined.join(part))
+}
+
+/// An I/O failure on `path`, with what to do about it.
+fn io_error(action: &str, path: &Path, err: &io::Error) -> anyhow::Error {
+    anyhow!(
+        "could not {action} {}: {err}; check the permissions and free space of the output directory, then run manifold again",
+        path.display()
+    )
+}

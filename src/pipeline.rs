@@ -1,0 +1,81 @@
+//! The pipeline, end to end in memory: text → diagnostics → model → rendered tree.
+//!
+//! Consumes: the spec's name and text. Produces: a [`Compilation`] holding every diagnostic
+//! and, when there was no error, the model and the output tree.
+//! Invariant: no I/O here; the caller decides whether to print, write or compare.
+
+use crate::diagnostic::{self, Diagnostic};
+use crate::model::Platform;
+use crate::output::Tree;
+use crate::source::{FileId, Sources};
+
+/// The result of compiling one spec.
+#[derive(Debug)]
+pub struct Compilation {
+    /// Every file read (the spec and the built-in profiles), for rendering diagnostics.
+    pub sources: Sources,
+    /// The spec's file id.
+    pub file: FileId,
+    /// Every diagnostic, sorted by position.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The model, when the spec had no error.
+    pub platform: Option<Platform>,
+    /// The rendered output tree, when the spec had no error.
+    pub tree: Option<Tree>,
+}
+
+impl Compilation {
+    /// Whether any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        diagnostic::has_errors(&self.diagnostics)
+    }
+}
+
+/// How far to run the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Parse, validate and lower (what `manifold check` needs).
+    AfterChecks,
+    /// Everything, including rendering the output tree.
+    AfterEmit,
+}
+
+/// Compiles a spec held in memory.
+pub fn compile(name: &str, text: &str, stop: Stop) -> Compilation {
+    let mut sources = Sources::new();
+    let file = sources.add(name, text);
+    let mut compilation = Compilation {
+        sources,
+        file,
+        diagnostics: Vec::new(),
+        platform: None,
+        tree: None,
+    };
+    let profiles = match crate::profiles::load(&mut compilation.sources) {
+        Ok(profiles) => profiles,
+        Err(diagnostics) => {
+            compilation.diagnostics = diagnostics;
+            return compilation;
+        }
+    };
+    let (form, mut diagnostics) = crate::spec::parse(&compilation.sources, file);
+    let Some(form) = form else {
+        compilation.diagnostics = diagnostics;
+        return compilation;
+    };
+    // Conversion problems (unknown nodes, duplicates) and schema problems are reported
+    // together, so a user sees everything in one run.
+    let (checked, mut check_diagnostics) = crate::check::check(file, form, profiles);
+    diagnostics.append(&mut check_diagnostics);
+    diagnostic::sort(&mut diagnostics);
+    compilation.diagnostics = diagnostics;
+    let Some(checked) = checked.filter(|_| !diagnostic::has_errors(&compilation.diagnostics)) else {
+        return compilation;
+    };
+    let platform = crate::lower::lower(&checked, name);
+    if stop == Stop::AfterEmit {
+        compilation.tree = Some(crate::emit::emit(&platform));
+    }
+    compilation.platform = Some(platform);
+    compilation
+}

@@ -1,0 +1,297 @@
+//! Syntax: KDL v2 text → `kdl::KdlDocument`, with syntax errors that point at the token.
+//!
+//! Consumes: one source file. Produces: the parsed document, or diagnostics.
+//! Invariant: every syntax error points at the offending token, even when the `kdl` crate's
+//! own span starts at the top of the document (we re-locate it with a small scanner that knows
+//! the mistakes people actually make: bare values starting with a digit, `/` in bare strings,
+//! KDL v1 keywords, unclosed strings and braces).
+
+use kdl::KdlDocument;
+
+use crate::diagnostic::Diagnostic;
+use crate::source::{FileId, Span};
+
+/// Diagnostic code for KDL syntax errors.
+pub const SYNTAX_ERROR: &str = "manifold::syntax::invalid-kdl";
+
+/// Parses `text` as KDL v2. On failure returns every syntax diagnostic the parser reported.
+pub fn parse(file: FileId, text: &str) -> Result<KdlDocument, Vec<Diagnostic>> {
+    if text.trim().is_empty() {
+        return Err(vec![
+            Diagnostic::error("manifold::syntax::empty-spec", Span::new(file, 0, 0), "the spec is empty")
+                .with_label("no nodes here")
+                .with_help("start from `manifold init`, which writes a commented starter platform.kdl"),
+        ]);
+    }
+    match KdlDocument::parse_v2(text) {
+        Ok(document) => Ok(document),
+        Err(error) => {
+            let hint = scan_for_mistake(text);
+            let mut diagnostics = Vec::new();
+            for kdl_diagnostic in &error.diagnostics {
+                let raw = (kdl_diagnostic.span.offset(), kdl_diagnostic.span.len());
+                let message = kdl_diagnostic
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| "invalid KDL".to_owned());
+                let vague = raw.0 == 0 || raw.1 > 80;
+                let diagnostic = match (&hint, vague) {
+                    (Some(mistake), _) if vague || overlaps(raw, mistake.span) => {
+                        Diagnostic::error(SYNTAX_ERROR, Span::new(file, mistake.span.0, mistake.span.1), mistake.message.clone())
+                            .with_label(mistake.label.clone())
+                            .with_help(mistake.help.clone())
+                    }
+                    _ => Diagnostic::error(
+                        SYNTAX_ERROR,
+                        Span::new(file, raw.0, raw.1.min(text.len().saturating_sub(raw.0))),
+                        format!("invalid KDL: {}", lowercase_first(&message)),
+                    )
+                    .with_label(kdl_diagnostic.label.clone().unwrap_or_else(|| "here".to_owned()))
+                    .with_help(kdl_diagnostic.help.clone().unwrap_or_else(|| {
+                        "see the spec language reference in README.md; KDL v2 needs quotes around values that start with a digit or contain `/`".to_owned()
+                    })),
+                };
+                diagnostics.push(diagnostic);
+            }
+            if diagnostics.is_empty() {
+                let (start, len) = hint.as_ref().map_or((0, 0), |mistake| mistake.span);
+                diagnostics.push(
+                    Diagnostic::error(SYNTAX_ERROR, Span::new(file, start, len), "invalid KDL")
+                        .with_label("here")
+                        .with_help("see the spec language reference in README.md"),
+                );
+            }
+            crate::diagnostic::sort(&mut diagnostics);
+            Err(diagnostics)
+        }
+    }
+}
+
+/// A likely mistake found by [`scan_for_mistake`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Mistake {
+    span: (usize, usize),
+    message: String,
+    label: String,
+    help: String,
+}
+
+/// Scans the text for the first token a person most likely got wrong.
+fn scan_for_mistake(text: &str) -> Option<Mistake> {
+    let bytes = text.as_bytes();
+    let mut idx = 0;
+    let mut open_braces: Vec<usize> = Vec::new();
+    while idx < bytes.len() {
+        let byte = bytes[idx];
+        match byte {
+            b'/' if bytes.get(idx + 1) == Some(&b'/') => {
+                while idx < bytes.len() && bytes[idx] != b'\n' {
+                    idx += 1;
+                }
+                continue;
+            }
+            b'/' if bytes.get(idx + 1) == Some(&b'*') => {
+                let start = idx;
+                match text[idx + 2..].find("*/") {
+                    Some(end) => idx += end + 4,
+                    None => {
+                        return Some(Mistake {
+                            span: (start, 2),
+                            message: "unclosed block comment".into(),
+                            label: "this comment never ends".into(),
+                            help: "close it with `*/`".into(),
+                        });
+                    }
+                }
+                continue;
+            }
+            b'/' if bytes.get(idx + 1) == Some(&b'-') => {
+                idx += 2;
+                continue;
+            }
+            b'"' => {
+                let start = idx;
+                let raw_multiline = text[idx..].starts_with("\"\"\"");
+                let end = if raw_multiline {
+                    text[idx + 3..].find("\"\"\"").map(|end| idx + 3 + end + 3)
+                } else {
+                    find_string_end(bytes, idx + 1)
+                };
+                match end {
+                    Some(end) => idx = end,
+                    None => {
+                        return Some(Mistake {
+                            span: (start, 1),
+                            message: "unclosed string".into(),
+                            label: "this string is never closed".into(),
+                            help: "add the closing `\"` on the same line".into(),
+                        });
+                    }
+                }
+                continue;
+            }
+            b'{' => open_braces.push(idx),
+            b'}' => {
+                if open_braces.pop().is_none() {
+                    return Some(Mistake {
+                        span: (idx, 1),
+                        message: "unmatched `}`".into(),
+                        label: "nothing to close here".into(),
+                        help: "remove this brace or add the `{` it should close".into(),
+                    });
+                }
+            }
+            _ if is_word_byte(byte) => {
+                let start = idx;
+                while idx < bytes.len() && is_word_byte(bytes[idx]) {
+                    idx += 1;
+                }
+                // A `/` right after a word (not a comment) is part of the same bare value.
+                while idx < bytes.len()
+                    && bytes[idx] == b'/'
+                    && !matches!(bytes.get(idx + 1), Some(b'/' | b'*' | b'-'))
+                {
+                    idx += 1;
+                    while idx < bytes.len() && is_word_byte(bytes[idx]) {
+                        idx += 1;
+                    }
+                }
+                let word = &text[start..idx];
+                let value = word.rsplit_once('=').map_or(word, |(_, value)| value);
+                let value_start = idx - value.len();
+                if let Some(mistake) = check_bare_value(value, value_start) {
+                    return Some(mistake);
+                }
+                continue;
+            }
+            _ => {}
+        }
+        idx += 1;
+    }
+    open_braces.last().map(|&start| Mistake {
+        span: (start, 1),
+        message: "unclosed `{`".into(),
+        label: "this block is never closed".into(),
+        help: "add the matching `}`".into(),
+    })
+}
+
+fn check_bare_value(value: &str, start: usize) -> Option<Mistake> {
+    if value.is_empty() || value.starts_with('#') || value.starts_with('"') {
+        return None;
+    }
+    let quote_help = format!(
+        "KDL v2 bare strings cannot start with a digit or contain `/`: write \"{value}\""
+    );
+    if matches!(value, "true" | "false" | "null") {
+        return Some(Mistake {
+            span: (start, value.len()),
+            message: format!("`{value}` is KDL v1 syntax"),
+            label: "not a KDL v2 keyword".into(),
+            help: format!("KDL v2 writes it as `#{value}` (or \"{value}\" for the string)"),
+        });
+    }
+    if value.contains('/') {
+        return Some(Mistake {
+            span: (start, value.len()),
+            message: format!("`{value}` must be quoted"),
+            label: "bare string with `/`".into(),
+            help: quote_help,
+        });
+    }
+    let first = value.as_bytes()[0];
+    let starts_numeric = first.is_ascii_digit()
+        || ((first == b'-' || first == b'+' || first == b'.')
+            && value.as_bytes().get(1).is_some_and(u8::is_ascii_digit));
+    if starts_numeric && !is_kdl_number(value) {
+        return Some(Mistake {
+            span: (start, value.len()),
+            message: format!("`{value}` must be quoted"),
+            label: "starts like a number but is not one".into(),
+            help: quote_help,
+        });
+    }
+    None
+}
+
+fn is_kdl_number(value: &str) -> bool {
+    let digits = value.trim_start_matches(['-', '+']).replace('_', "");
+    if let Some(hex) = digits.strip_prefix("0x") {
+        return !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit());
+    }
+    if let Some(oct) = digits.strip_prefix("0o") {
+        return !oct.is_empty() && oct.chars().all(|c| ('0'..='7').contains(&c));
+    }
+    if let Some(bin) = digits.strip_prefix("0b") {
+        return !bin.is_empty() && bin.chars().all(|c| c == '0' || c == '1');
+    }
+    digits.parse::<f64>().is_ok() && !digits.contains(['i', 'n', 'N', 'I'])
+}
+
+fn is_word_byte(byte: u8) -> bool {
+    !byte.is_ascii_whitespace()
+        && !matches!(
+            byte,
+            b'\\' | b'/' | b'(' | b')' | b'{' | b'}' | b';' | b'[' | b']' | b'"'
+        )
+}
+
+fn find_string_end(bytes: &[u8], mut idx: usize) -> Option<usize> {
+    while idx < bytes.len() {
+        match bytes[idx] {
+            b'\\' => idx += 2,
+            b'"' => return Some(idx + 1),
+            b'\n' => return None,
+            _ => idx += 1,
+        }
+    }
+    None
+}
+
+fn overlaps(raw: (usize, usize), found: (usize, usize)) -> bool {
+    raw.0 <= found.0 + found.1 && found.0 <= raw.0 + raw.1.max(1)
+}
+
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn locate(text: &str) -> (usize, String) {
+        let diagnostics = parse(FileId(0), text).unwrap_err();
+        (diagnostics[0].span.start, diagnostics[0].message.clone())
+    }
+
+    #[test]
+    fn points_at_unquoted_quantity() {
+        let text = "service a {\n  storage 8Gi\n}\n";
+        assert_eq!(locate(text).0, text.find("8Gi").unwrap());
+    }
+
+    #[test]
+    fn points_at_unquoted_path() {
+        let text = "service a {\n  probe readiness http=/health\n}\n";
+        assert_eq!(locate(text).0, text.find("/health").unwrap());
+    }
+
+    #[test]
+    fn points_at_v1_boolean() {
+        let text = "cluster a {\n  endpoint private=true\n}\n";
+        let (start, message) = locate(text);
+        assert_eq!(start, text.find("true").unwrap());
+        assert!(message.contains("v1"));
+    }
+
+    #[test]
+    fn points_at_unclosed_brace() {
+        let text = "service a {\n  replicas 2\n";
+        assert_eq!(locate(text).0, text.find('{').unwrap());
+    }
+}
