@@ -125,9 +125,8 @@ fn compile_file(spec: &Path, stop: Stop) -> anyhow::Result<Compilation> {
             spec.display()
         );
     }
-    let bytes = std::fs::read(spec).map_err(|error| {
-        anyhow::anyhow!("cannot read spec {}: {error}", spec.display())
-    })?;
+    let bytes = std::fs::read(spec)
+        .map_err(|error| anyhow::anyhow!("cannot read spec {}: {error}", spec.display()))?;
     let text = String::from_utf8(bytes).map_err(|error| {
         anyhow::anyhow!(
             "spec {} is not UTF-8 text (invalid byte at offset {})",
@@ -157,7 +156,10 @@ fn environment_error(error: &anyhow::Error, format: Format) -> ExitCode {
                     "help": "check the path and permissions",
                 }],
             });
-            println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&document).unwrap_or_default()
+            );
         }
     }
     ExitCode::from(1)
@@ -176,7 +178,11 @@ fn print_diagnostics(compilation: &Compilation, format: Format) {
                 }
                 let _ = writeln!(stderr, "{rendered}");
             }
-            let n_errors = compilation.diagnostics.iter().filter(|d| d.is_error()).count();
+            let n_errors = compilation
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .count();
             let n_warnings = compilation.diagnostics.len() - n_errors;
             if n_errors > 0 {
                 let _ = writeln!(
@@ -186,7 +192,11 @@ fn print_diagnostics(compilation: &Compilation, format: Format) {
             }
         }
         Format::Json => {
-            let n_errors = compilation.diagnostics.iter().filter(|d| d.is_error()).count();
+            let n_errors = compilation
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .count();
             let document = serde_json::json!({
                 "ok": n_errors == 0,
                 "errors": n_errors,
@@ -197,7 +207,10 @@ fn print_diagnostics(compilation: &Compilation, format: Format) {
                     .map(|found| diagnostic::to_json(found, &compilation.sources))
                     .collect::<Vec<_>>(),
             });
-            println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&document).unwrap_or_default()
+            );
         }
     }
 }
@@ -251,7 +264,10 @@ fn write_tree(tree: &manifold::output::Tree, out: &Path, format: Format) -> Exit
                     "unchanged": report.unchanged,
                     "removed": report.removed,
                 });
-                println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&document).unwrap_or_default()
+                );
             }
             ExitCode::SUCCESS
         }
@@ -286,7 +302,10 @@ fn check_tree(tree: &manifold::output::Tree, out: &Path, format: Format) -> Exit
                         "kind": item.kind.to_string(),
                     })).collect::<Vec<_>>(),
                 });
-                println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&document).unwrap_or_default()
+                );
             }
             if drift.is_empty() {
                 ExitCode::SUCCESS
@@ -325,7 +344,10 @@ fn init(dir: &Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("error[manifold::cli::io]: cannot write {}: {error}", path.display());
+            eprintln!(
+                "error[manifold::cli::io]: cannot write {}: {error}",
+                path.display()
+            );
             ExitCode::from(1)
         }
     }

@@ -13,13 +13,13 @@ pub mod diagnostic;
 pub mod quantity;
 pub mod source;
 
-pub mod syntax;
-pub mod spec;
-pub mod profiles;
 pub mod check;
+pub mod emit;
 pub mod lower;
 pub mod model;
-pub mod emit;
 pub mod output;
+pub mod profiles;
+pub mod spec;
+pub mod syntax;
 
 pub mod pipeline;

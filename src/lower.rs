@@ -115,7 +115,13 @@ impl Layered {
             return;
         };
         let mut recorded = Vec::new();
-        merge(target, target_pointer, source_map, source_pointer, &mut recorded);
+        merge(
+            target,
+            target_pointer,
+            source_map,
+            source_pointer,
+            &mut recorded,
+        );
         for (pointer, source_pointer, replaced) in recorded {
             if replaced {
                 let prefix = format!("{pointer}/");
@@ -175,17 +181,33 @@ fn record_all(
     replaced: bool,
     recorded: &mut Vec<(String, String, bool)>,
 ) {
-    recorded.push((target_pointer.to_owned(), source_pointer.to_owned(), replaced));
+    recorded.push((
+        target_pointer.to_owned(),
+        source_pointer.to_owned(),
+        replaced,
+    ));
     match value {
         Value::Object(map) => {
             for (key, child) in map {
-                record_all(child, &join(target_pointer, key), &join(source_pointer, key), false, recorded);
+                record_all(
+                    child,
+                    &join(target_pointer, key),
+                    &join(source_pointer, key),
+                    false,
+                    recorded,
+                );
             }
         }
         Value::Array(items) => {
             for (idx, child) in items.iter().enumerate() {
                 let idx = idx.to_string();
-                record_all(child, &join(target_pointer, &idx), &join(source_pointer, &idx), false, recorded);
+                record_all(
+                    child,
+                    &join(target_pointer, &idx),
+                    &join(source_pointer, &idx),
+                    false,
+                    recorded,
+                );
             }
         }
         _ => {}
@@ -245,7 +267,13 @@ fn resolve_service(
             for key in ["security", "vpa"] {
                 if let Some(value) = profile.form.value.pointer(&format!("/profile/{key}")) {
                     let layered = json!({ key: value });
-                    doc.apply("", &layered, &Layer::Profile(env.profile.clone()), Some(&profile.form.spans), "/profile");
+                    doc.apply(
+                        "",
+                        &layered,
+                        &Layer::Profile(env.profile.clone()),
+                        Some(&profile.form.spans),
+                        "/profile",
+                    );
                 }
             }
         }
@@ -253,7 +281,13 @@ fn resolve_service(
         for key in ["security", "vpa"] {
             if let Some(value) = checked.form.value.pointer(&join(&env_pointer, key)) {
                 let layered = json!({ key: value });
-                doc.apply("", &layered, &Layer::Environment(env_name.to_owned()), Some(spans), &env_pointer);
+                doc.apply(
+                    "",
+                    &layered,
+                    &Layer::Environment(env_name.to_owned()),
+                    Some(spans),
+                    &env_pointer,
+                );
             }
         }
     }
@@ -272,7 +306,9 @@ fn resolve_service(
                 continue;
             }
             for (idx, override_spec) in overrides.iter().enumerate() {
-                if override_spec.environment != env_name || override_spec.cloud.as_deref() != wanted_cloud {
+                if override_spec.environment != env_name
+                    || override_spec.cloud.as_deref() != wanted_cloud
+                {
                     continue;
                 }
                 let pointer = join(&join(&service_pointer, "overrides"), &idx.to_string());
@@ -306,7 +342,12 @@ fn apply_body(doc: &mut Layered, body: &Value, layer: &Layer, spans: &SpanMap, p
     doc.apply("", &Value::Object(filtered), layer, Some(spans), pointer);
 }
 
-fn lower_environment(checked: &CheckedSpec, name: &str, env: &EnvironmentSpec, clouds: &[Cloud]) -> Environment {
+fn lower_environment(
+    checked: &CheckedSpec,
+    name: &str,
+    env: &EnvironmentSpec,
+    clouds: &[Cloud],
+) -> Environment {
     let spans = &checked.form.spans;
     let env_pointer = join("/environments", name);
     let mut doc = Layered::new();
@@ -319,21 +360,45 @@ fn lower_environment(checked: &CheckedSpec, name: &str, env: &EnvironmentSpec, c
             .filter(|(key, _)| PROFILE_KEYS.contains(&key.as_str()))
             .map(|(key, value)| (key.clone(), value.clone()))
             .collect();
-        doc.apply("", &Value::Object(picked), &Layer::Profile(env.profile.clone()), Some(&profile.form.spans), "/profile");
+        doc.apply(
+            "",
+            &Value::Object(picked),
+            &Layer::Profile(env.profile.clone()),
+            Some(&profile.form.spans),
+            "/profile",
+        );
     }
     if let Some(Value::Object(settings)) = checked.form.value.pointer(&env_pointer) {
         let picked: Map<String, Value> = settings
             .iter()
-            .filter(|(key, _)| PROFILE_KEYS.contains(&key.as_str()) || matches!(key.as_str(), "quota" | "limit-range"))
+            .filter(|(key, _)| {
+                PROFILE_KEYS.contains(&key.as_str())
+                    || matches!(key.as_str(), "quota" | "limit-range")
+            })
             .map(|(key, value)| (key.clone(), value.clone()))
             .collect();
-        doc.apply("", &Value::Object(picked), &Layer::Environment(name.to_owned()), Some(spans), &env_pointer);
+        doc.apply(
+            "",
+            &Value::Object(picked),
+            &Layer::Environment(name.to_owned()),
+            Some(spans),
+            &env_pointer,
+        );
     }
     let settings = &doc.value;
     let text = |pointer: &str, fallback: &str| -> String {
-        settings.pointer(pointer).and_then(Value::as_str).unwrap_or(fallback).to_owned()
+        settings
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or(fallback)
+            .to_owned()
     };
-    let flag = |pointer: &str, fallback: bool| settings.pointer(pointer).and_then(Value::as_bool).unwrap_or(fallback);
+    let flag = |pointer: &str, fallback: bool| {
+        settings
+            .pointer(pointer)
+            .and_then(Value::as_bool)
+            .unwrap_or(fallback)
+    };
     let replica_floor = settings
         .pointer("/replica-floor")
         .and_then(Value::as_u64)
@@ -361,7 +426,11 @@ fn lower_environment(checked: &CheckedSpec, name: &str, env: &EnvironmentSpec, c
             prune: flag("/sync/prune", true),
             self_heal: flag("/sync/self-heal", true),
         },
-        quota: env.quota.as_ref().map(|quota| quota_keys(quota)).unwrap_or_default(),
+        quota: env
+            .quota
+            .as_ref()
+            .map(|quota| quota_keys(quota))
+            .unwrap_or_default(),
         limit_range: env.limit_range.as_ref().map(limit_range),
         backup: env.backup.as_ref().map(|backup| Backup {
             schedule: backup.schedule.clone(),
@@ -370,7 +439,11 @@ fn lower_environment(checked: &CheckedSpec, name: &str, env: &EnvironmentSpec, c
         targets: Vec::new(),
         origins: doc.origins,
     };
-    let mut deploy_to: Vec<CloudKind> = env.deploy_to.iter().filter_map(|cloud| CloudKind::parse(cloud)).collect();
+    let mut deploy_to: Vec<CloudKind> = env
+        .deploy_to
+        .iter()
+        .filter_map(|cloud| CloudKind::parse(cloud))
+        .collect();
     deploy_to.sort();
     deploy_to.dedup();
     for kind in deploy_to {
@@ -388,8 +461,18 @@ fn lower_environment(checked: &CheckedSpec, name: &str, env: &EnvironmentSpec, c
             .services
             .keys()
             .map(|service_name| {
-                let effective = resolve_service(checked, service_name, Some((name, env)), Some(kind.as_str()));
-                let mut service = to_service(service_name, effective, Some(cloud), checked.spec.platform.registry.as_deref());
+                let effective = resolve_service(
+                    checked,
+                    service_name,
+                    Some((name, env)),
+                    Some(kind.as_str()),
+                );
+                let mut service = to_service(
+                    service_name,
+                    effective,
+                    Some(cloud),
+                    checked.spec.platform.registry.as_deref(),
+                );
                 apply_floor(&mut service, &environment);
                 service
             })
@@ -444,7 +527,9 @@ fn to_service(name: &str, doc: Layered, cloud: Option<&Cloud>, registry: Option<
     let image_name = image_spec.name.clone().unwrap_or_else(|| name.to_owned());
     let registry = image_spec.registry.as_deref().or(registry);
     let repository = match registry {
-        Some(registry) if !has_registry_host(&image_name) => format!("{}/{image_name}", registry.trim_end_matches('/')),
+        Some(registry) if !has_registry_host(&image_name) => {
+            format!("{}/{image_name}", registry.trim_end_matches('/'))
+        }
         _ => image_name,
     };
     let mut ports: Vec<Port> = body
@@ -473,17 +558,25 @@ fn to_service(name: &str, doc: Layered, cloud: Option<&Cloud>, registry: Option<
                 None => PortRef::Number(only_port.unwrap_or(80)),
             };
             let check = if let Some(path) = &probe.http {
-                ProbeCheck::Http { path: path.clone(), port }
+                ProbeCheck::Http {
+                    path: path.clone(),
+                    port,
+                }
             } else if probe.tcp == Some(true) {
                 ProbeCheck::Tcp { port }
             } else if probe.grpc == Some(true) {
                 let number = match port {
                     PortRef::Number(number) => number,
-                    PortRef::Name(port_name) => ports.iter().find(|p| p.name == port_name).map_or(80, |p| p.port),
+                    PortRef::Name(port_name) => ports
+                        .iter()
+                        .find(|p| p.name == port_name)
+                        .map_or(80, |p| p.port),
                 };
                 ProbeCheck::Grpc { port: number }
             } else {
-                ProbeCheck::Exec { command: probe.exec.clone()? }
+                ProbeCheck::Exec {
+                    command: probe.exec.clone()?,
+                }
             };
             let seconds = |text: &Option<String>| {
                 text.as_deref()
@@ -532,19 +625,38 @@ fn to_service(name: &str, doc: Layered, cloud: Option<&Cloud>, registry: Option<
         if let Some(min) = &disruption.min_available {
             Some(Disruption::MinAvailable(int_or_percent(min)))
         } else {
-            disruption.max_unavailable.as_ref().map(|max| Disruption::MaxUnavailable(int_or_percent(max)))
+            disruption
+                .max_unavailable
+                .as_ref()
+                .map(|max| Disruption::MaxUnavailable(int_or_percent(max)))
         }
     });
     let storage = body.storage.as_ref().map(|storage| Storage {
-        size: storage.size.as_ref().map(|size| size.0.clone()).unwrap_or_else(|| "10Gi".to_owned()),
-        class: storage.class.clone().or_else(|| cloud.map(|cloud| cloud.storage_class.clone())),
+        size: storage
+            .size
+            .as_ref()
+            .map(|size| size.0.clone())
+            .unwrap_or_else(|| "10Gi".to_owned()),
+        class: storage
+            .class
+            .clone()
+            .or_else(|| cloud.map(|cloud| cloud.storage_class.clone())),
         mount: storage.mount.clone().unwrap_or_else(|| "/data".to_owned()),
-        access_mode: storage.access_mode.clone().unwrap_or_else(|| "ReadWriteOnce".to_owned()),
+        access_mode: storage
+            .access_mode
+            .clone()
+            .unwrap_or_else(|| "ReadWriteOnce".to_owned()),
     });
     let security_spec = body.security.clone().unwrap_or_default();
     let capabilities = |text: &Option<String>| -> Vec<String> {
         text.as_deref()
-            .map(|list| list.split(',').map(str::trim).filter(|cap| !cap.is_empty()).map(str::to_owned).collect())
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|cap| !cap.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let security = Security {
@@ -575,7 +687,11 @@ fn to_service(name: &str, doc: Layered, cloud: Option<&Cloud>, registry: Option<
         ports,
         resources,
         probes,
-        env: body.env.iter().map(|(key, value)| (key.clone(), value.0.clone())).collect(),
+        env: body
+            .env
+            .iter()
+            .map(|(key, value)| (key.clone(), value.0.clone()))
+            .collect(),
         secrets: body
             .secrets
             .iter()
@@ -634,15 +750,29 @@ fn lower_cloud(kind: CloudKind, cloud: &crate::spec::types::CloudSpec) -> Cloud 
         project: cloud.project.clone(),
         resource_group: cloud.resource_group.clone(),
         state,
-        storage_class: cloud.storage_class.clone().unwrap_or_else(|| default_class.to_owned()),
+        storage_class: cloud
+            .storage_class
+            .clone()
+            .unwrap_or_else(|| default_class.to_owned()),
         clusters: cloud
             .clusters
             .iter()
             .map(|(name, cluster)| Cluster {
                 name: name.clone(),
-                kubernetes: cluster.kubernetes.clone().unwrap_or_else(|| "1.31".to_owned()),
-                private_endpoint: cluster.endpoint.as_ref().and_then(|endpoint| endpoint.private).unwrap_or(true),
-                public_endpoint: cluster.endpoint.as_ref().and_then(|endpoint| endpoint.public).unwrap_or(false),
+                kubernetes: cluster
+                    .kubernetes
+                    .clone()
+                    .unwrap_or_else(|| "1.31".to_owned()),
+                private_endpoint: cluster
+                    .endpoint
+                    .as_ref()
+                    .and_then(|endpoint| endpoint.private)
+                    .unwrap_or(true),
+                public_endpoint: cluster
+                    .endpoint
+                    .as_ref()
+                    .and_then(|endpoint| endpoint.public)
+                    .unwrap_or(false),
                 release_channel: cluster.release_channel.clone(),
                 node_pools: cluster
                     .node_pools
@@ -658,9 +788,9 @@ fn lower_cloud(kind: CloudKind, cloud: &crate::spec::types::CloudSpec) -> Cloud 
                                 .or_else(|| pool.machine_type.clone())
                                 .or_else(|| pool.vm_size.clone())
                                 .unwrap_or_default(),
-                            min: pool.min,
-                            max: pool.max,
-                            desired: pool.desired.unwrap_or(pool.min),
+                            min: pool.min.unwrap_or(0),
+                            max: pool.max.unwrap_or(0),
+                            desired: pool.desired.or(pool.min).unwrap_or(0),
                             spot: pool.capacity.as_deref() == Some("spot"),
                             labels: texts(&pool.labels),
                             taints,
@@ -733,11 +863,16 @@ fn int_or_percent(text: &Text) -> IntOrPercent {
 }
 
 fn u32_at(value: &Value, pointer: &str) -> Option<u32> {
-    value.pointer(pointer).and_then(Value::as_u64).and_then(|number| u32::try_from(number).ok())
+    value
+        .pointer(pointer)
+        .and_then(Value::as_u64)
+        .and_then(|number| u32::try_from(number).ok())
 }
 
 fn texts(map: &BTreeMap<String, Text>) -> BTreeMap<String, String> {
-    map.iter().map(|(key, value)| (key.clone(), value.0.clone())).collect()
+    map.iter()
+        .map(|(key, value)| (key.clone(), value.0.clone()))
+        .collect()
 }
 
 fn has_registry_host(image: &str) -> bool {

@@ -69,7 +69,8 @@ pub fn compile(name: &str, text: &str, stop: Stop) -> Compilation {
     diagnostics.append(&mut check_diagnostics);
     diagnostic::sort(&mut diagnostics);
     compilation.diagnostics = diagnostics;
-    let Some(checked) = checked.filter(|_| !diagnostic::has_errors(&compilation.diagnostics)) else {
+    let Some(checked) = checked.filter(|_| !diagnostic::has_errors(&compilation.diagnostics))
+    else {
         return compilation;
     };
     let platform = crate::lower::lower(&checked, name);

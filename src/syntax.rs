@@ -18,47 +18,63 @@ pub const SYNTAX_ERROR: &str = "manifold::syntax::invalid-kdl";
 pub fn parse(file: FileId, text: &str) -> Result<KdlDocument, Vec<Diagnostic>> {
     if text.trim().is_empty() {
         return Err(vec![
-            Diagnostic::error("manifold::syntax::empty-spec", Span::new(file, 0, 0), "the spec is empty")
-                .with_label("no nodes here")
-                .with_help("start from `manifold init`, which writes a commented starter platform.kdl"),
+            Diagnostic::error(
+                "manifold::syntax::empty-spec",
+                Span::new(file, 0, 0),
+                "the spec is empty",
+            )
+            .with_label("no nodes here")
+            .with_help("start from `manifold init`, which writes a commented starter platform.kdl"),
         ]);
     }
     match KdlDocument::parse_v2(text) {
+        Ok(document) if document.nodes().is_empty() => Err(vec![
+            Diagnostic::error(
+                "manifold::syntax::empty-spec",
+                Span::new(file, 0, 0),
+                "the spec has no nodes",
+            )
+            .with_label("only comments here")
+            .with_help("start from `manifold init`, which writes a commented starter platform.kdl"),
+        ]),
         Ok(document) => Ok(document),
         Err(error) => {
-            let hint = scan_for_mistake(text);
-            let mut diagnostics = Vec::new();
-            for kdl_diagnostic in &error.diagnostics {
-                let raw = (kdl_diagnostic.span.offset(), kdl_diagnostic.span.len());
-                let message = kdl_diagnostic
-                    .message
-                    .clone()
-                    .unwrap_or_else(|| "invalid KDL".to_owned());
-                let vague = raw.0 == 0 || raw.1 > 80;
-                let diagnostic = match (&hint, vague) {
-                    (Some(mistake), _) if vague || overlaps(raw, mistake.span) => {
-                        Diagnostic::error(SYNTAX_ERROR, Span::new(file, mistake.span.0, mistake.span.1), mistake.message.clone())
-                            .with_label(mistake.label.clone())
-                            .with_help(mistake.help.clone())
-                    }
-                    _ => Diagnostic::error(
-                        SYNTAX_ERROR,
-                        Span::new(file, raw.0, raw.1.min(text.len().saturating_sub(raw.0))),
-                        format!("invalid KDL: {}", lowercase_first(&message)),
-                    )
-                    .with_label(kdl_diagnostic.label.clone().unwrap_or_else(|| "here".to_owned()))
-                    .with_help(kdl_diagnostic.help.clone().unwrap_or_else(|| {
-                        "see the spec language reference in README.md; KDL v2 needs quotes around values that start with a digit or contain `/`".to_owned()
-                    })),
-                };
-                diagnostics.push(diagnostic);
+            let mistakes = scan_for_mistakes(text);
+            if !mistakes.is_empty() {
+                let mut diagnostics: Vec<Diagnostic> = mistakes
+                    .into_iter()
+                    .map(|mistake| {
+                        Diagnostic::error(
+                            mistake.code,
+                            Span::new(file, mistake.span.0, mistake.span.1),
+                            mistake.message,
+                        )
+                        .with_label(mistake.label)
+                        .with_help(mistake.help)
+                    })
+                    .collect();
+                crate::diagnostic::sort(&mut diagnostics);
+                return Err(diagnostics);
             }
+            let mut diagnostics: Vec<Diagnostic> = error
+                .diagnostics
+                .iter()
+                .map(|kdl_diagnostic| {
+                    let start = kdl_diagnostic.span.offset().min(text.len());
+                    let len = kdl_diagnostic.span.len().min(text.len() - start);
+                    let message = kdl_diagnostic.message.clone().unwrap_or_else(|| "invalid KDL".to_owned());
+                    Diagnostic::error(SYNTAX_ERROR, Span::new(file, start, len), format!("invalid KDL: {}", lowercase_first(&message)))
+                        .with_label(kdl_diagnostic.label.clone().unwrap_or_else(|| "here".to_owned()))
+                        .with_help(kdl_diagnostic.help.clone().unwrap_or_else(|| {
+                            "see docs/language.md; KDL v2 needs quotes around values that start with a digit or contain `/`".to_owned()
+                        }))
+                })
+                .collect();
             if diagnostics.is_empty() {
-                let (start, len) = hint.as_ref().map_or((0, 0), |mistake| mistake.span);
                 diagnostics.push(
-                    Diagnostic::error(SYNTAX_ERROR, Span::new(file, start, len), "invalid KDL")
+                    Diagnostic::error(SYNTAX_ERROR, Span::new(file, 0, 0), "invalid KDL")
                         .with_label("here")
-                        .with_help("see the spec language reference in README.md"),
+                        .with_help("see docs/language.md"),
                 );
             }
             crate::diagnostic::sort(&mut diagnostics);
@@ -67,17 +83,21 @@ pub fn parse(file: FileId, text: &str) -> Result<KdlDocument, Vec<Diagnostic>> {
     }
 }
 
-/// A likely mistake found by [`scan_for_mistake`].
+/// A likely mistake found by [`scan_for_mistakes`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Mistake {
+    code: &'static str,
     span: (usize, usize),
     message: String,
     label: String,
     help: String,
 }
 
-/// Scans the text for the first token a person most likely got wrong.
-fn scan_for_mistake(text: &str) -> Option<Mistake> {
+/// Scans the text for every token a person most likely got wrong, in one pass. After an
+/// unclosed string or comment the rest of the text cannot be read reliably, so scanning stops
+/// there.
+fn scan_for_mistakes(text: &str) -> Vec<Mistake> {
+    let mut mistakes = Vec::new();
     let bytes = text.as_bytes();
     let mut idx = 0;
     let mut open_braces: Vec<usize> = Vec::new();
@@ -95,12 +115,14 @@ fn scan_for_mistake(text: &str) -> Option<Mistake> {
                 match text[idx + 2..].find("*/") {
                     Some(end) => idx += end + 4,
                     None => {
-                        return Some(Mistake {
+                        mistakes.push(Mistake {
+                            code: SYNTAX_ERROR,
                             span: (start, 2),
                             message: "unclosed block comment".into(),
                             label: "this comment never ends".into(),
                             help: "close it with `*/`".into(),
                         });
+                        return mistakes;
                     }
                 }
                 continue;
@@ -111,8 +133,8 @@ fn scan_for_mistake(text: &str) -> Option<Mistake> {
             }
             b'"' => {
                 let start = idx;
-                let raw_multiline = text[idx..].starts_with("\"\"\"");
-                let end = if raw_multiline {
+                let multiline = text[idx..].starts_with("\"\"\"");
+                let end = if multiline {
                     text[idx + 3..].find("\"\"\"").map(|end| idx + 3 + end + 3)
                 } else {
                     find_string_end(bytes, idx + 1)
@@ -120,12 +142,14 @@ fn scan_for_mistake(text: &str) -> Option<Mistake> {
                 match end {
                     Some(end) => idx = end,
                     None => {
-                        return Some(Mistake {
+                        mistakes.push(Mistake {
+                            code: SYNTAX_ERROR,
                             span: (start, 1),
                             message: "unclosed string".into(),
                             label: "this string is never closed".into(),
                             help: "add the closing `\"` on the same line".into(),
                         });
+                        return mistakes;
                     }
                 }
                 continue;
@@ -133,7 +157,8 @@ fn scan_for_mistake(text: &str) -> Option<Mistake> {
             b'{' => open_braces.push(idx),
             b'}' => {
                 if open_braces.pop().is_none() {
-                    return Some(Mistake {
+                    mistakes.push(Mistake {
+                        code: SYNTAX_ERROR,
                         span: (idx, 1),
                         message: "unmatched `}`".into(),
                         label: "nothing to close here".into(),
@@ -159,32 +184,34 @@ fn scan_for_mistake(text: &str) -> Option<Mistake> {
                 let word = &text[start..idx];
                 let value = word.rsplit_once('=').map_or(word, |(_, value)| value);
                 let value_start = idx - value.len();
-                if let Some(mistake) = check_bare_value(value, value_start) {
-                    return Some(mistake);
-                }
+                mistakes.extend(check_bare_value(value, value_start));
                 continue;
             }
             _ => {}
         }
         idx += 1;
     }
-    open_braces.last().map(|&start| Mistake {
-        span: (start, 1),
-        message: "unclosed `{`".into(),
-        label: "this block is never closed".into(),
-        help: "add the matching `}`".into(),
-    })
+    if let Some(&start) = open_braces.first() {
+        mistakes.push(Mistake {
+            code: SYNTAX_ERROR,
+            span: (start, 1),
+            message: "unclosed `{`".into(),
+            label: "this block is never closed".into(),
+            help: "add the matching `}`".into(),
+        });
+    }
+    mistakes
 }
 
 fn check_bare_value(value: &str, start: usize) -> Option<Mistake> {
     if value.is_empty() || value.starts_with('#') || value.starts_with('"') {
         return None;
     }
-    let quote_help = format!(
-        "KDL v2 bare strings cannot start with a digit or contain `/`: write \"{value}\""
-    );
+    let quote_help =
+        format!("KDL v2 bare strings cannot start with a digit or contain `/`: write \"{value}\"");
     if matches!(value, "true" | "false" | "null") {
         return Some(Mistake {
+            code: SYNTAX_ERROR,
             span: (start, value.len()),
             message: format!("`{value}` is KDL v1 syntax"),
             label: "not a KDL v2 keyword".into(),
@@ -193,6 +220,7 @@ fn check_bare_value(value: &str, start: usize) -> Option<Mistake> {
     }
     if value.contains('/') {
         return Some(Mistake {
+            code: SYNTAX_ERROR,
             span: (start, value.len()),
             message: format!("`{value}` must be quoted"),
             label: "bare string with `/`".into(),
@@ -203,8 +231,23 @@ fn check_bare_value(value: &str, start: usize) -> Option<Mistake> {
     let starts_numeric = first.is_ascii_digit()
         || ((first == b'-' || first == b'+' || first == b'.')
             && value.as_bytes().get(1).is_some_and(u8::is_ascii_digit));
+    let digits = value.trim_start_matches(['-', '+']).replace('_', "");
+    if starts_numeric
+        && is_kdl_number(value)
+        && digits.chars().all(|c| c.is_ascii_digit())
+        && digits.parse::<i128>().is_err()
+    {
+        return Some(Mistake {
+            code: "manifold::spec::invalid-number",
+            span: (start, value.len()),
+            message: "this number is too large".into(),
+            label: "cannot be represented".into(),
+            help: "use a value between -9223372036854775808 and 9223372036854775807".into(),
+        });
+    }
     if starts_numeric && !is_kdl_number(value) {
         return Some(Mistake {
+            code: SYNTAX_ERROR,
             span: (start, value.len()),
             message: format!("`{value}` must be quoted"),
             label: "starts like a number but is not one".into(),
@@ -246,10 +289,6 @@ fn find_string_end(bytes: &[u8], mut idx: usize) -> Option<usize> {
         }
     }
     None
-}
-
-fn overlaps(raw: (usize, usize), found: (usize, usize)) -> bool {
-    raw.0 <= found.0 + found.1 && found.0 <= raw.0 + raw.1.max(1)
 }
 
 fn lowercase_first(text: &str) -> String {

@@ -45,12 +45,13 @@ pub fn check(
         // still forms a spec.
         let pruned = prune(&form.value, &schema::rejected_pointers(&form));
         if let Ok(spec) = serde_json::from_value::<Spec>(pruned) {
-            let reported: Vec<crate::source::Span> = diagnostics.iter().map(|d| d.span).collect();
-            diagnostics.extend(
-                semantic::check(&spec, &form, &profiles)
-                    .into_iter()
-                    .filter(|found| !reported.contains(&found.span)),
-            );
+            let reported: Vec<(&str, crate::source::Span)> =
+                diagnostics.iter().map(|d| (d.code, d.span)).collect();
+            let semantic: Vec<Diagnostic> = semantic::check(&spec, &form, &profiles)
+                .into_iter()
+                .filter(|found| !reported.contains(&(found.code, found.span)))
+                .collect();
+            diagnostics.extend(semantic);
             diagnostic::sort(&mut diagnostics);
         }
         return (None, diagnostics);
@@ -90,7 +91,9 @@ fn prune(value: &serde_json::Value, pointers: &[String]) -> serde_json::Value {
         let mut target = pointer.as_str();
         // Remove the nearest enclosing object member.
         loop {
-            let Some((parent, last)) = target.rsplit_once('/') else { break };
+            let Some((parent, last)) = target.rsplit_once('/') else {
+                break;
+            };
             let last = last.replace("~1", "/").replace("~0", "~");
             match pruned.pointer_mut(parent) {
                 Some(serde_json::Value::Object(map)) => {

@@ -72,6 +72,18 @@ pub fn rejected_pointers(form: &Form) -> Vec<String> {
                     .iter()
                     .map(|property| pointer_join(&pointer, property))
                     .collect(),
+                ValidationErrorKind::PropertyNames { .. } => {
+                    let root = spec_schema::platform_schema();
+                    let allowed = allowed_names(root, &pointer);
+                    match form.value.pointer(&pointer) {
+                        Some(Value::Object(object)) => object
+                            .keys()
+                            .filter(|key| !allowed.contains(&key.as_str()))
+                            .map(|key| pointer_join(&pointer, key))
+                            .collect(),
+                        _ => vec![pointer],
+                    }
+                }
                 _ => vec![pointer],
             }
         })
@@ -111,7 +123,12 @@ fn to_diagnostics(
         ValidationErrorKind::AdditionalProperties { unexpected }
         | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
             let allowed: Vec<&str> = schema
-                .map(|schema| properties(root, schema).into_iter().map(|(key, _)| key).collect())
+                .map(|schema| {
+                    properties(root, schema)
+                        .into_iter()
+                        .map(|(key, _)| key)
+                        .collect()
+                })
                 .unwrap_or_default();
             for property in unexpected {
                 let span = form.spans.key(&pointer_join(pointer, property));
@@ -122,7 +139,11 @@ fn to_diagnostics(
                         format!("unknown property `{property}` on `{}`", display_name(name)),
                     )
                     .with_label("not allowed here")
-                    .with_help(suggestion_help(property, "property", allowed.iter().copied())),
+                    .with_help(suggestion_help(
+                        property,
+                        "property",
+                        allowed.iter().copied(),
+                    )),
                 );
             }
         }
@@ -130,12 +151,19 @@ fn to_diagnostics(
             let property = property.as_str().unwrap_or_default();
             let span = form.spans.key(pointer);
             let help = match schema
-                .and_then(|schema| properties(root, schema).into_iter().find(|(key, _)| *key == property))
+                .and_then(|schema| {
+                    properties(root, schema)
+                        .into_iter()
+                        .find(|(key, _)| *key == property)
+                })
                 .and_then(|(_, property_schema)| property_schema.get("x-kdl"))
             {
                 Some(annotation) => format!(
                     "add a `{}` node inside `{}`",
-                    annotation.get("node").and_then(Value::as_str).unwrap_or(property),
+                    annotation
+                        .get("node")
+                        .and_then(Value::as_str)
+                        .unwrap_or(property),
                     display_name(name)
                 ),
                 None => format!(
@@ -143,11 +171,16 @@ fn to_diagnostics(
                     display_name(name)
                 ),
             };
+            let subject = if pointer.is_empty() {
+                "the spec".to_owned()
+            } else {
+                format!("`{}`", display_name(name))
+            };
             out.push(
                 Diagnostic::error(
                     MISSING_PROPERTY,
                     span,
-                    format!("`{}` is missing `{property}`", display_name(name)),
+                    format!("{subject} is missing `{property}`"),
                 )
                 .with_label(format!("`{property}` missing"))
                 .with_help(help),
@@ -161,7 +194,10 @@ fn to_diagnostics(
                     format!("`{name}` has the wrong type"),
                 )
                 .with_label(format!("expected {}", describe_type(kind)))
-                .with_help(description_or(schema, "see `manifold schema` for the expected form")),
+                .with_help(description_or(
+                    schema,
+                    "see `manifold schema` for the expected form",
+                )),
             );
         }
         ValidationErrorKind::Enum { options } => {
@@ -176,9 +212,15 @@ fn to_diagnostics(
                 .unwrap_or_default();
             let mut help = format!(
                 "expected one of: {}",
-                options.iter().map(|option| format!("`{option}`")).collect::<Vec<_>>().join(", ")
+                options
+                    .iter()
+                    .map(|option| format!("`{option}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
-            if let Some(best) = crate::diagnostic::did_you_mean(found.trim_matches('"'), options.iter().copied()) {
+            if let Some(best) =
+                crate::diagnostic::did_you_mean(found.trim_matches('`'), options.iter().copied())
+            {
                 help = format!("did you mean `{best}`? {help}");
             }
             out.push(
@@ -191,18 +233,34 @@ fn to_diagnostics(
                 .with_help(help),
             );
         }
-        ValidationErrorKind::Minimum { limit } | ValidationErrorKind::ExclusiveMinimum { limit } => {
+        ValidationErrorKind::Minimum { limit }
+        | ValidationErrorKind::ExclusiveMinimum { limit } => {
             out.push(
-                Diagnostic::error(OUT_OF_RANGE, form.spans.value(pointer), format!("`{name}` is too small"))
-                    .with_label(format!("must be at least {limit}"))
-                    .with_help(description_or(schema, &format!("use a value of {limit} or more"))),
+                Diagnostic::error(
+                    OUT_OF_RANGE,
+                    form.spans.value(pointer),
+                    format!("`{name}` is too small"),
+                )
+                .with_label(format!("must be at least {limit}"))
+                .with_help(description_or(
+                    schema,
+                    &format!("use a value of {limit} or more"),
+                )),
             );
         }
-        ValidationErrorKind::Maximum { limit } | ValidationErrorKind::ExclusiveMaximum { limit } => {
+        ValidationErrorKind::Maximum { limit }
+        | ValidationErrorKind::ExclusiveMaximum { limit } => {
             out.push(
-                Diagnostic::error(OUT_OF_RANGE, form.spans.value(pointer), format!("`{name}` is too large"))
-                    .with_label(format!("must be at most {limit}"))
-                    .with_help(description_or(schema, &format!("use a value of {limit} or less"))),
+                Diagnostic::error(
+                    OUT_OF_RANGE,
+                    form.spans.value(pointer),
+                    format!("`{name}` is too large"),
+                )
+                .with_label(format!("must be at most {limit}"))
+                .with_help(description_or(
+                    schema,
+                    &format!("use a value of {limit} or less"),
+                )),
             );
         }
         ValidationErrorKind::Pattern { pattern } => {
@@ -213,16 +271,14 @@ fn to_diagnostics(
                     format!("`{name}` does not have the expected form"),
                 )
                 .with_label("invalid form")
-                .with_help(description_or(schema, &format!("it must match `{pattern}`"))),
+                .with_help(description_or(
+                    schema,
+                    &format!("it must match `{pattern}`"),
+                )),
             );
         }
         ValidationErrorKind::PropertyNames { .. } => {
-            let allowed: Vec<&str> = schema
-                .map(|schema| spec_schema::resolve(root, schema))
-                .and_then(|schema| schema.pointer("/propertyNames/enum"))
-                .and_then(Value::as_array)
-                .map(|list| list.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
+            let allowed = allowed_names(root, pointer);
             if let Some(Value::Object(object)) = form.value.pointer(pointer) {
                 for key in object.keys().filter(|key| !allowed.contains(&key.as_str())) {
                     out.push(
@@ -232,7 +288,11 @@ fn to_diagnostics(
                             format!("`{key}` is not a valid name here"),
                         )
                         .with_label("not allowed")
-                        .with_help(suggestion_help(key, "name", allowed.iter().copied())),
+                        .with_help(suggestion_help(
+                            key,
+                            "name",
+                            allowed.iter().copied(),
+                        )),
                     );
                 }
             }
@@ -245,31 +305,66 @@ fn to_diagnostics(
                     format!("`{name}` has an invalid value"),
                 )
                 .with_label("invalid")
-                .with_help(description_or(schema, "see `manifold schema` for the expected form")),
+                .with_help(description_or(
+                    schema,
+                    "see `manifold schema` for the expected form",
+                )),
             );
         }
         ValidationErrorKind::MinItems { .. } | ValidationErrorKind::MinProperties { .. } => {
             out.push(
-                Diagnostic::error(MISSING_PROPERTY, form.spans.key(pointer), format!("`{name}` is empty"))
-                    .with_label("needs at least one entry")
-                    .with_help(description_or(schema, &format!("declare at least one `{name}` entry"))),
+                Diagnostic::error(
+                    MISSING_PROPERTY,
+                    form.spans.key(pointer),
+                    format!("`{name}` is empty"),
+                )
+                .with_label("needs at least one entry")
+                .with_help(description_or(
+                    schema,
+                    &format!("declare at least one `{name}` entry"),
+                )),
             );
         }
         ValidationErrorKind::UniqueItems => {
+            let items = form.value.pointer(pointer).and_then(Value::as_array);
+            let duplicate = items.and_then(|items| {
+                (1..items.len()).find(|idx| items[..*idx].contains(&items[*idx]))
+            });
+            let span = match duplicate {
+                Some(idx) => form.spans.value(&pointer_join(pointer, &idx.to_string())),
+                None => form.spans.key(pointer),
+            };
             out.push(
-                Diagnostic::error(INVALID_VALUE, form.spans.key(pointer), format!("`{name}` lists a value twice"))
+                Diagnostic::error(INVALID_VALUE, span, format!("`{name}` lists a value twice"))
                     .with_label("duplicate values")
                     .with_help("list each value once"),
             );
         }
         other => {
             out.push(
-                Diagnostic::error(INVALID, form.spans.value(pointer), format!("`{name}` is invalid: {}", other.keyword()))
-                    .with_label("invalid")
-                    .with_help(description_or(schema, "see `manifold schema` for the expected form")),
+                Diagnostic::error(
+                    INVALID,
+                    form.spans.value(pointer),
+                    format!("`{name}` is invalid: {}", other.keyword()),
+                )
+                .with_label("invalid")
+                .with_help(description_or(
+                    schema,
+                    "see `manifold schema` for the expected form",
+                )),
             );
         }
     }
+}
+
+/// The names a `propertyNames` enum allows for the object at `pointer`.
+fn allowed_names<'s>(root: &'s Value, pointer: &str) -> Vec<&'s str> {
+    schema_at(root, pointer)
+        .map(|schema| spec_schema::resolve(root, schema))
+        .and_then(|schema| schema.pointer("/propertyNames/enum"))
+        .and_then(Value::as_array)
+        .map(|list| list.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
 }
 
 /// The schema that describes the value at `pointer`, following properties, additional
@@ -307,14 +402,13 @@ fn display_name(name: &str) -> &str {
         "services" => "service",
         "environments" => "environment",
         "clouds" => "cloud",
-        "spec" => "the spec",
         other => other,
     }
 }
 
 fn render_value(value: &Value) -> String {
     match value {
-        Value::String(text) => format!("\"{text}\""),
+        Value::String(text) => format!("`{text}`"),
         other => other.to_string(),
     }
 }
@@ -323,7 +417,10 @@ fn describe_type(kind: &jsonschema::error::TypeKind) -> String {
     match kind {
         jsonschema::error::TypeKind::Single(single) => type_name(&single.to_string()),
         jsonschema::error::TypeKind::Multiple(multiple) => {
-            let names: Vec<String> = multiple.iter().map(|kind| type_name(&kind.to_string())).collect();
+            let names: Vec<String> = multiple
+                .iter()
+                .map(|kind| type_name(&kind.to_string()))
+                .collect();
             names.join(" or ")
         }
     }

@@ -109,10 +109,17 @@ impl Checker<'_> {
         }
         for (cloud_name, cloud) in &spec.clouds {
             for (cluster_name, cluster) in &cloud.clusters {
-                let cluster_pointer = join(&join(&join("/clouds", cloud_name), "clusters"), cluster_name);
+                let cluster_pointer = join(
+                    &join(&join("/clouds", cloud_name), "clusters"),
+                    cluster_name,
+                );
                 self.dns_label(cluster_name, &cluster_pointer, "cluster name");
                 for pool_name in cluster.node_pools.keys() {
-                    self.dns_label(pool_name, &join(&join(&cluster_pointer, "node-pools"), pool_name), "node pool name");
+                    self.dns_label(
+                        pool_name,
+                        &join(&join(&cluster_pointer, "node-pools"), pool_name),
+                        "node pool name",
+                    );
                 }
             }
         }
@@ -161,17 +168,27 @@ impl Checker<'_> {
             let pointer = join("/clouds", cloud_name);
             let required: &[(&str, bool)] = match cloud_name.as_str() {
                 "aws" => &[("region", cloud.region.is_some())],
-                "gcp" => &[("project", cloud.project.is_some()), ("region", cloud.region.is_some())],
-                "azure" => &[("location", cloud.location.is_some()), ("resource-group", cloud.resource_group.is_some())],
+                "gcp" => &[
+                    ("project", cloud.project.is_some()),
+                    ("region", cloud.region.is_some()),
+                ],
+                "azure" => &[
+                    ("location", cloud.location.is_some()),
+                    ("resource-group", cloud.resource_group.is_some()),
+                ],
                 _ => &[],
             };
             for (setting, present) in required {
                 if !present {
                     let span = self.form.spans.key(&pointer);
                     self.push(
-                        Diagnostic::error(MISSING_CLOUD_SETTING, span, format!("cloud `{cloud_name}` needs `{setting}`"))
-                            .with_label(format!("`{setting}` missing"))
-                            .with_help(format!("add `{setting} VALUE` inside `cloud {cloud_name}`")),
+                        Diagnostic::error(
+                            MISSING_CLOUD_SETTING,
+                            span,
+                            format!("cloud `{cloud_name}` needs `{setting}`"),
+                        )
+                        .with_label(format!("`{setting}` missing"))
+                        .with_help(format!("add `{setting} VALUE` inside `cloud {cloud_name}`")),
                     );
                 }
             }
@@ -189,8 +206,10 @@ impl Checker<'_> {
                         ("machine-type", &pool.machine_type),
                         ("vm-size", &pool.vm_size),
                     ];
+                    let mut wrong_key = false;
                     for (key, value) in machines {
                         if value.is_some() && key != machine_key {
+                            wrong_key = true;
                             let span = self.form.spans.key(&join(&pool_pointer, key));
                             self.push(
                                 Diagnostic::error(NODE_POOL_MACHINE, span, format!("`{key}` is not a {cloud_name} setting"))
@@ -199,28 +218,43 @@ impl Checker<'_> {
                             );
                         }
                     }
-                    if machines.iter().all(|(key, value)| *key != machine_key || value.is_none()) {
+                    if !wrong_key
+                        && machines
+                            .iter()
+                            .all(|(key, value)| *key != machine_key || value.is_none())
+                    {
                         let span = self.form.spans.key(&pool_pointer);
                         self.push(
-                            Diagnostic::error(NODE_POOL_MACHINE, span, format!("node pool `{pool_name}` has no `{machine_key}`"))
-                                .with_label("machine type missing")
-                                .with_help(format!("add `{machine_key}=...` to the node pool")),
+                            Diagnostic::error(
+                                NODE_POOL_MACHINE,
+                                span,
+                                format!("node pool `{pool_name}` has no `{machine_key}`"),
+                            )
+                            .with_label("machine type missing")
+                            .with_help(format!("add `{machine_key}=...` to the node pool")),
                         );
                     }
-                    if pool.min > pool.max {
+                    let (Some(min), Some(max)) = (pool.min, pool.max) else {
+                        continue;
+                    };
+                    if min > max {
                         let span = self.form.spans.value(&join(&pool_pointer, "min"));
                         self.push(
-                            Diagnostic::error(NODE_POOL_BOUNDS, span, format!("node pool `{pool_name}` has min {} above max {}", pool.min, pool.max))
-                                .with_label("larger than max")
-                                .with_help("make min ≤ desired ≤ max"),
+                            Diagnostic::error(
+                                NODE_POOL_BOUNDS,
+                                span,
+                                format!("node pool `{pool_name}` has min {min} above max {max}"),
+                            )
+                            .with_label("larger than max")
+                            .with_help("make min ≤ desired ≤ max"),
                         );
                     }
                     if let Some(desired) = pool.desired
-                        && (desired < pool.min || desired > pool.max)
+                        && (desired < min || desired > max)
                     {
                         let span = self.form.spans.value(&join(&pool_pointer, "desired"));
                         self.push(
-                            Diagnostic::error(NODE_POOL_BOUNDS, span, format!("node pool `{pool_name}` wants {desired} nodes, outside {}..{}", pool.min, pool.max))
+                            Diagnostic::error(NODE_POOL_BOUNDS, span, format!("node pool `{pool_name}` wants {desired} nodes, outside {min}..{max}"))
                                 .with_label("outside min..max")
                                 .with_help("make min ≤ desired ≤ max"),
                         );
@@ -234,10 +268,24 @@ impl Checker<'_> {
     fn environments(&mut self) {
         let spec = self.spec;
         let mut namespaces: BTreeMap<(&str, &str), &str> = BTreeMap::new();
-        for (env_name, env) in &spec.environments {
+        // File order, so "declared twice" points at the later declaration.
+        let mut in_file_order: Vec<(&String, &crate::spec::types::EnvironmentSpec)> =
+            spec.environments.iter().collect();
+        in_file_order.sort_by_key(|(env_name, _)| {
+            self.form
+                .spans
+                .value(&join("/environments", env_name))
+                .start
+        });
+        for (env_name, env) in in_file_order {
             let pointer = join("/environments", env_name);
-            self.dns_label(&env.namespace, &join(&pointer, "namespace"), "namespace");
-            if matches!(env.namespace.as_str(), "default" | "kube-system" | "kube-public" | "kube-node-lease") {
+            if !env.namespace.is_empty() {
+                self.dns_label(&env.namespace, &join(&pointer, "namespace"), "namespace");
+            }
+            if matches!(
+                env.namespace.as_str(),
+                "default" | "kube-system" | "kube-public" | "kube-node-lease"
+            ) {
                 let span = self.form.spans.value(&join(&pointer, "namespace"));
                 self.push(
                     Diagnostic::error(RESERVED_NAMESPACE, span, format!("environment `{env_name}` uses the `{}` namespace", env.namespace))
@@ -256,7 +304,10 @@ impl Checker<'_> {
                     );
                     continue;
                 };
-                if let Some(first_env) = namespaces.insert((cloud_name.as_str(), env.namespace.as_str()), env_name.as_str()) {
+                if let Some(first_env) = namespaces.insert(
+                    (cloud_name.as_str(), env.namespace.as_str()),
+                    env_name.as_str(),
+                ) {
                     let span = self.form.spans.value(&join(&pointer, "namespace"));
                     self.push(
                         Diagnostic::error(DUPLICATE_NAMESPACE, span, format!("environments `{first_env}` and `{env_name}` share namespace `{}` on {cloud_name}", env.namespace))
@@ -266,11 +317,22 @@ impl Checker<'_> {
                 }
                 match env.clusters.get(cloud_name) {
                     Some(cluster) if !cloud.clusters.contains_key(cluster) => {
-                        let span = self.form.spans.value(&join(&join(&pointer, "clusters"), cloud_name));
+                        let span = self
+                            .form
+                            .spans
+                            .value(&join(&join(&pointer, "clusters"), cloud_name));
                         self.push(
-                            Diagnostic::error(UNKNOWN_CLUSTER, span, format!("cloud `{cloud_name}` has no cluster `{cluster}`"))
-                                .with_label("unknown cluster")
-                                .with_help(suggestion_help(cluster, "cluster", cloud.clusters.keys().map(String::as_str))),
+                            Diagnostic::error(
+                                UNKNOWN_CLUSTER,
+                                span,
+                                format!("cloud `{cloud_name}` has no cluster `{cluster}`"),
+                            )
+                            .with_label("unknown cluster")
+                            .with_help(suggestion_help(
+                                cluster,
+                                "cluster",
+                                cloud.clusters.keys().map(String::as_str),
+                            )),
                         );
                     }
                     None if cloud.clusters.len() > 1 => {
@@ -286,7 +348,10 @@ impl Checker<'_> {
             }
             for cloud_name in env.clusters.keys() {
                 if !env.deploy_to.contains(cloud_name) {
-                    let span = self.form.spans.key(&join(&join(&pointer, "clusters"), cloud_name));
+                    let span = self
+                        .form
+                        .spans
+                        .key(&join(&join(&pointer, "clusters"), cloud_name));
                     self.push(
                         Diagnostic::error(UNKNOWN_CLOUD, span, format!("environment `{env_name}` picks a cluster on `{cloud_name}` but does not deploy there"))
                             .with_label("not in deploy-to")
@@ -335,9 +400,19 @@ impl Checker<'_> {
                     Ok(range) if range.request.value > range.limit.value => {
                         let span = self.form.spans.value(&value_pointer);
                         self.push(
-                            Diagnostic::error(REQUEST_EXCEEDS_LIMIT, span, format!("{key} request {} is above its limit {}", range.request.text, range.limit.text))
-                                .with_label("request > limit")
-                                .with_help(format!("write REQUEST..LIMIT with the request first, e.g. \"{}..{}\"", range.limit.text, range.request.text)),
+                            Diagnostic::error(
+                                REQUEST_EXCEEDS_LIMIT,
+                                span,
+                                format!(
+                                    "{key} request {} is above its limit {}",
+                                    range.request.text, range.limit.text
+                                ),
+                            )
+                            .with_label("request > limit")
+                            .with_help(format!(
+                                "write REQUEST..LIMIT with the request first, e.g. \"{}..{}\"",
+                                range.limit.text, range.request.text
+                            )),
                         );
                     }
                     Ok(_) => {}
@@ -351,7 +426,9 @@ impl Checker<'_> {
             self.push(
                 Diagnostic::error(LATEST_TAG, span, "image tag `latest` is not reproducible")
                     .with_label("mutable tag")
-                    .with_help("pin a version tag such as tag=\"1.4.2\", or a digest=\"sha256:...\""),
+                    .with_help(
+                        "pin a version tag such as tag=\"1.4.2\", or a digest=\"sha256:...\"",
+                    ),
             );
         }
         for (variable, secret) in &body.secrets {
@@ -364,21 +441,40 @@ impl Checker<'_> {
                         .with_label("secret value in the spec")
                         .with_help("secrets never go into git: store the value in a Kubernetes Secret (External Secrets, Sealed Secrets, ...) and reference it with `secret NAME from=SECRET key=KEY`"),
                 );
+            } else if let Some(from) = secret
+                .from
+                .as_deref()
+                .filter(|from| dns_subdomain_problem(from).is_some())
+            {
+                let span = self.form.spans.value(&join(&secret_pointer, "from"));
+                self.push(
+                    Diagnostic::error(INVALID_NAME, span, format!("`{}` is not a valid Secret name", from.escape_debug()))
+                        .with_label(dns_subdomain_problem(from).unwrap_or("invalid"))
+                        .with_help(format!("Kubernetes Secret names are lowercase DNS subdomains (a-z, 0-9, '-', '.'), e.g. `{}`", suggest_dns_label(from))),
+                );
             } else if secret.from.is_none() || secret.key.is_none() {
                 let span = self.form.spans.value(&secret_pointer);
                 let missing = if secret.from.is_none() { "from" } else { "key" };
                 self.push(
-                    Diagnostic::error(INCOMPLETE_SECRET, span, format!("secret `{variable}` has no `{missing}`"))
-                        .with_label(format!("`{missing}` missing"))
-                        .with_help("write `secret NAME from=SECRET-NAME key=KEY`"),
+                    Diagnostic::error(
+                        INCOMPLETE_SECRET,
+                        span,
+                        format!("secret `{variable}` has no `{missing}`"),
+                    )
+                    .with_label(format!("`{missing}` missing"))
+                    .with_help("write `secret NAME from=SECRET-NAME key=KEY`"),
                 );
             }
             if body.env.contains_key(variable) {
                 let span = self.form.spans.key(&join(&join(pointer, "env"), variable));
                 self.push(
-                    Diagnostic::error(INVALID_ENV, span, format!("`{variable}` is both a plain variable and a secret"))
-                        .with_label("also a secret")
-                        .with_help("keep one of the two"),
+                    Diagnostic::error(
+                        INVALID_ENV,
+                        span,
+                        format!("`{variable}` is both a plain variable and a secret"),
+                    )
+                    .with_label("also a secret")
+                    .with_help("keep one of the two"),
                 );
             }
         }
@@ -388,9 +484,17 @@ impl Checker<'_> {
             if looks_secret(variable) && !value.as_str().is_empty() {
                 let span = self.form.spans.value(&env_pointer);
                 self.push(
-                    Diagnostic::error(PLAINTEXT_SECRET, span, format!("`{variable}` looks like a secret but its value is written in the spec"))
-                        .with_label("plaintext secret")
-                        .with_help(format!("reference it instead: `secret {variable} from=SECRET-NAME key=KEY`")),
+                    Diagnostic::error(
+                        PLAINTEXT_SECRET,
+                        span,
+                        format!(
+                            "`{variable}` looks like a secret but its value is written in the spec"
+                        ),
+                    )
+                    .with_label("plaintext secret")
+                    .with_help(format!(
+                        "reference it instead: `secret {variable} from=SECRET-NAME key=KEY`"
+                    )),
                 );
             }
         }
@@ -404,17 +508,28 @@ impl Checker<'_> {
             );
         }
         if let Some(autoscale) = &body.autoscale {
-            let min = autoscale.pointer("/replicas/min").and_then(serde_json::Value::as_i64);
-            let max = autoscale.pointer("/replicas/max").and_then(serde_json::Value::as_i64);
+            self.autoscale_quantities(autoscale, &join(pointer, "autoscale"));
+            let min = autoscale
+                .pointer("/replicas/min")
+                .and_then(serde_json::Value::as_i64);
+            let max = autoscale
+                .pointer("/replicas/max")
+                .and_then(serde_json::Value::as_i64);
             let replicas_pointer = join(&join(pointer, "autoscale"), "replicas");
             if let Some(min) = min
                 && min < 1
             {
                 let span = self.form.spans.value(&join(&replicas_pointer, "min"));
                 self.push(
-                    Diagnostic::error(INVALID_REPLICA_BOUNDS, span, format!("autoscale minimum {min} is below 1"))
-                        .with_label("must be at least 1")
-                        .with_help("an HPA needs minReplicas ≥ 1; scale-to-zero needs a queue trigger (KEDA)"),
+                    Diagnostic::error(
+                        INVALID_REPLICA_BOUNDS,
+                        span,
+                        format!("autoscale minimum {min} is below 1"),
+                    )
+                    .with_label("must be at least 1")
+                    .with_help(
+                        "an HPA needs minReplicas ≥ 1; scale-to-zero needs a queue trigger (KEDA)",
+                    ),
                 );
             }
             if let (Some(min), Some(max)) = (min, max)
@@ -422,16 +537,26 @@ impl Checker<'_> {
             {
                 let span = self.form.spans.value(&join(&replicas_pointer, "min"));
                 self.push(
-                    Diagnostic::error(INVALID_REPLICA_BOUNDS, span, format!("autoscale minimum {min} is above the maximum {max}"))
-                        .with_label("min > max")
-                        .with_help(format!("write `replicas {max} {min}`: the minimum comes first"))
-                        .with_related(self.form.spans.value(&join(&replicas_pointer, "max")), "maximum"),
+                    Diagnostic::error(
+                        INVALID_REPLICA_BOUNDS,
+                        span,
+                        format!("autoscale minimum {min} is above the maximum {max}"),
+                    )
+                    .with_label("min > max")
+                    .with_help(format!(
+                        "write `replicas {max} {min}`: the minimum comes first"
+                    ))
+                    .with_related(
+                        self.form.spans.value(&join(&replicas_pointer, "max")),
+                        "maximum",
+                    ),
                 );
             }
         }
         if let Some(disruption) = &body.disruption {
             let both = disruption.min_available.is_some() && disruption.max_unavailable.is_some();
-            let neither = disruption.min_available.is_none() && disruption.max_unavailable.is_none();
+            let neither =
+                disruption.min_available.is_none() && disruption.max_unavailable.is_none();
             if both || neither {
                 let span = self.form.spans.key(&join(pointer, "disruption"));
                 self.push(
@@ -445,7 +570,10 @@ impl Checker<'_> {
             && let Some(size) = &storage.size
             && quantity::parse(size.as_str()).is_none()
         {
-            let span = self.form.spans.value(&join(&join(pointer, "storage"), "size"));
+            let span = self
+                .form
+                .spans
+                .value(&join(&join(pointer, "storage"), "size"));
             self.invalid_quantity(span, size.as_str(), "storage");
         }
         if let Some(vpa) = &body.vpa {
@@ -457,7 +585,12 @@ impl Checker<'_> {
         }
         for (probe_kind, probe) in &body.probes {
             let probe_pointer = join(&join(pointer, "probes"), probe_kind);
-            let checks = [probe.http.is_some(), probe.tcp == Some(true), probe.grpc == Some(true), probe.exec.is_some()];
+            let checks = [
+                probe.http.is_some(),
+                probe.tcp == Some(true),
+                probe.grpc == Some(true),
+                probe.exec.is_some(),
+            ];
             let n_checks = checks.iter().filter(|set| **set).count();
             if n_checks != 1 {
                 let span = self.form.spans.key(&probe_pointer);
@@ -467,7 +600,12 @@ impl Checker<'_> {
                         .with_help("write one of http=\"/path\", tcp=#true, grpc=#true or exec=\"command\", with port=... for http/tcp/grpc"),
                 );
             }
-            if probe.exec.is_none() && n_checks == 1 && probe.port.is_none() && body.ports.len() != 1 && service.is_some() {
+            if probe.exec.is_none()
+                && n_checks == 1
+                && probe.port.is_none()
+                && body.ports.len() != 1
+                && service.is_some()
+            {
                 let span = self.form.spans.key(&probe_pointer);
                 self.push(
                     Diagnostic::error(INVALID_PROBE, span, format!("{probe_kind} probe needs a `port`"))
@@ -482,16 +620,27 @@ impl Checker<'_> {
                 if !ports.contains_key(port.as_str()) {
                     let span = self.form.spans.value(&join(&probe_pointer, "port"));
                     self.push(
-                        Diagnostic::error(UNKNOWN_PORT, span, format!("service `{service}` has no port named `{}`", port.as_str()))
-                            .with_label("unknown port")
-                            .with_help(suggestion_help(port.as_str(), "port", ports.keys().map(String::as_str))),
+                        Diagnostic::error(
+                            UNKNOWN_PORT,
+                            span,
+                            format!("service `{service}` has no port named `{}`", port.as_str()),
+                        )
+                        .with_label("unknown port")
+                        .with_help(suggestion_help(
+                            port.as_str(),
+                            "port",
+                            ports.keys().map(String::as_str),
+                        )),
                     );
                 }
             }
         }
         for port_name in body.ports.keys() {
             if let Some(problem) = port_name_problem(port_name) {
-                let span = self.form.spans.value(&join(&join(pointer, "ports"), port_name));
+                let span = self
+                    .form
+                    .spans
+                    .value(&join(&join(pointer, "ports"), port_name));
                 self.push(
                     Diagnostic::error(INVALID_NAME, span, format!("port name `{}` is not valid", port_name.escape_debug()))
                         .with_label(problem)
@@ -502,11 +651,22 @@ impl Checker<'_> {
         if let Some(calls) = &body.calls {
             for (idx, callee) in calls.iter().enumerate() {
                 if !spec.services.contains_key(callee) {
-                    let span = self.form.spans.value(&join(&join(pointer, "calls"), &idx.to_string()));
+                    let span = self
+                        .form
+                        .spans
+                        .value(&join(&join(pointer, "calls"), &idx.to_string()));
                     self.push(
-                        Diagnostic::error(UNKNOWN_SERVICE, span, format!("`calls` names unknown service `{callee}`"))
-                            .with_label("no such service")
-                            .with_help(suggestion_help(callee, "service", spec.services.keys().map(String::as_str))),
+                        Diagnostic::error(
+                            UNKNOWN_SERVICE,
+                            span,
+                            format!("`calls` names unknown service `{callee}`"),
+                        )
+                        .with_label("no such service")
+                        .with_help(suggestion_help(
+                            callee,
+                            "service",
+                            spec.services.keys().map(String::as_str),
+                        )),
                     );
                 }
             }
@@ -514,10 +674,56 @@ impl Checker<'_> {
         self.labels(&body.labels, &join(pointer, "labels"));
     }
 
+    /// Metric targets (`per-pod`, `object`, `external` values, queue thresholds) are quantities.
+    fn autoscale_quantities(&mut self, autoscale: &serde_json::Value, pointer: &str) {
+        let mut targets: Vec<(String, &serde_json::Value)> = Vec::new();
+        if let Some(per_pod) = autoscale
+            .get("per-pod")
+            .and_then(serde_json::Value::as_object)
+        {
+            for (metric, target) in per_pod {
+                if let Some(value) = target.get("value") {
+                    targets.push((
+                        join(&join(&join(pointer, "per-pod"), metric), "value"),
+                        value,
+                    ));
+                }
+            }
+        }
+        for (list, field) in [
+            ("object", "value"),
+            ("external", "value"),
+            ("queue", "threshold"),
+        ] {
+            if let Some(items) = autoscale.get(list).and_then(serde_json::Value::as_array) {
+                for (idx, item) in items.iter().enumerate() {
+                    if let Some(value) = item.get(field) {
+                        targets.push((
+                            join(&join(&join(pointer, list), &idx.to_string()), field),
+                            value,
+                        ));
+                    }
+                }
+            }
+        }
+        for (value_pointer, value) in targets {
+            let text = match value {
+                serde_json::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            if quantity::parse(&text).is_none() {
+                let span = self.form.spans.value(&value_pointer);
+                self.invalid_quantity(span, &text, "metric target");
+            }
+        }
+    }
+
     fn env_name(&mut self, variable: &str, pointer: &str) {
         let valid = !variable.is_empty()
             && !variable.starts_with(|c: char| c.is_ascii_digit())
-            && variable.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-');
+            && variable
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-');
         if !valid {
             let span = self.form.spans.key(pointer);
             self.push(
@@ -533,17 +739,31 @@ impl Checker<'_> {
         let spec = self.spec;
         let service = &spec.services[name];
         let defaults = spec.defaults.as_ref();
-        let tag_somewhere = |body: &ServiceBody| body.image.as_ref().is_some_and(|image| image.tag.is_some() || image.digest.is_some());
+        let tag_somewhere = |body: &ServiceBody| {
+            body.image
+                .as_ref()
+                .is_some_and(|image| image.tag.is_some() || image.digest.is_some())
+        };
         let base_tagged = tag_somewhere(&service.body) || defaults.is_some_and(tag_somewhere);
-        if !base_tagged {
+        // Without any `image` the schema already reports the missing node.
+        let has_image = service.body.image.is_some() || defaults.is_some_and(|d| d.image.is_some());
+        if has_image && !base_tagged {
             let untagged_envs: BTreeSet<&str> = spec
                 .environments
                 .keys()
                 .map(String::as_str)
-                .filter(|env| !service.overrides.iter().any(|o| o.environment == *env && tag_somewhere(&o.body)))
+                .filter(|env| {
+                    !service
+                        .overrides
+                        .iter()
+                        .any(|o| o.environment == *env && tag_somewhere(&o.body))
+                })
                 .collect();
             if !untagged_envs.is_empty() {
-                let span = self.form.spans.value(&join(&join(pointer, "image"), "name"));
+                let span = self
+                    .form
+                    .spans
+                    .value(&join(&join(pointer, "image"), "name"));
                 self.push(
                     Diagnostic::error(MISSING_IMAGE_TAG, span, format!("image of service `{name}` has no tag or digest"))
                         .with_label("untagged image")
@@ -551,8 +771,14 @@ impl Checker<'_> {
                 );
             }
         }
-        let kind = service.body.kind.as_deref().or(defaults.and_then(|d| d.kind.as_deref())).unwrap_or("stateless");
-        let has_storage = service.body.storage.is_some() || service.overrides.iter().any(|o| o.body.storage.is_some());
+        let kind = service
+            .body
+            .kind
+            .as_deref()
+            .or(defaults.and_then(|d| d.kind.as_deref()))
+            .unwrap_or("stateless");
+        let has_storage = service.body.storage.is_some()
+            || service.overrides.iter().any(|o| o.body.storage.is_some());
         if kind == "stateless" && has_storage {
             let span = self.form.spans.key(&join(pointer, "storage"));
             self.push(
@@ -572,11 +798,22 @@ impl Checker<'_> {
         for (idx, override_spec) in service.overrides.iter().enumerate() {
             let override_pointer = join(&join(pointer, "overrides"), &idx.to_string());
             let Some(env) = spec.environments.get(&override_spec.environment) else {
-                let span = self.form.spans.value(&join(&override_pointer, "environment"));
+                let span = self
+                    .form
+                    .spans
+                    .value(&join(&override_pointer, "environment"));
                 self.push(
-                    Diagnostic::error(UNKNOWN_ENVIRONMENT, span, format!("`in {}`: no such environment", override_spec.environment))
-                        .with_label("unknown environment")
-                        .with_help(suggestion_help(&override_spec.environment, "environment", spec.environments.keys().map(String::as_str))),
+                    Diagnostic::error(
+                        UNKNOWN_ENVIRONMENT,
+                        span,
+                        format!("`in {}`: no such environment", override_spec.environment),
+                    )
+                    .with_label("unknown environment")
+                    .with_help(suggestion_help(
+                        &override_spec.environment,
+                        "environment",
+                        spec.environments.keys().map(String::as_str),
+                    )),
                 );
                 continue;
             };
@@ -585,9 +822,20 @@ impl Checker<'_> {
             {
                 let span = self.form.spans.value(&join(&override_pointer, "cloud"));
                 self.push(
-                    Diagnostic::error(UNKNOWN_CLOUD, span, format!("environment `{}` does not deploy to `{cloud}`", override_spec.environment))
-                        .with_label("not in deploy-to")
-                        .with_help(format!("`{}` deploys to: {}", override_spec.environment, env.deploy_to.join(", "))),
+                    Diagnostic::error(
+                        UNKNOWN_CLOUD,
+                        span,
+                        format!(
+                            "environment `{}` does not deploy to `{cloud}`",
+                            override_spec.environment
+                        ),
+                    )
+                    .with_label("not in deploy-to")
+                    .with_help(format!(
+                        "`{}` deploys to: {}",
+                        override_spec.environment,
+                        env.deploy_to.join(", ")
+                    )),
                 );
             }
             self.body(&override_spec.body, &override_pointer, Some(name));
@@ -602,7 +850,10 @@ fn dns_label_problem(name: &str) -> Option<&'static str> {
     if name.len() > 63 {
         return Some("longer than 63 characters");
     }
-    if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
         return Some(if name.chars().any(|c| c.is_ascii_uppercase()) {
             "uppercase letters are not allowed"
         } else {
@@ -615,14 +866,31 @@ fn dns_label_problem(name: &str) -> Option<&'static str> {
     None
 }
 
+fn dns_subdomain_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() || name.len() > 253 {
+        return Some("must have 1 to 253 characters");
+    }
+    name.split('.').find_map(dns_label_problem)
+}
+
 fn suggest_dns_label(name: &str) -> String {
     let mut out: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
     out = out.trim_matches('-').to_owned();
     out.truncate(63);
-    if out.is_empty() { "my-name".to_owned() } else { out }
+    if out.is_empty() {
+        "my-name".to_owned()
+    } else {
+        out
+    }
 }
 
 fn port_name_problem(name: &str) -> Option<&'static str> {
@@ -647,21 +915,35 @@ fn label_key_problem(key: &str) -> Option<&'static str> {
         None => (None, key),
     };
     if let Some(prefix) = prefix
-        && (prefix.is_empty() || prefix.len() > 253 || prefix.split('.').any(|part| dns_label_problem(part).is_some()))
+        && (prefix.is_empty()
+            || prefix.len() > 253
+            || prefix
+                .split('.')
+                .any(|part| dns_label_problem(part).is_some()))
     {
         return Some("the prefix must be a DNS subdomain");
     }
-    label_value_problem(name).or(if name.is_empty() { Some("empty name") } else { None })
+    label_value_problem(name).or(if name.is_empty() {
+        Some("empty name")
+    } else {
+        None
+    })
 }
 
 fn label_value_problem(value: &str) -> Option<&'static str> {
     if value.len() > 63 {
         return Some("longer than 63 characters");
     }
-    if !value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+    if !value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
         return Some("only letters, digits, '-', '_' and '.' are allowed");
     }
-    if !value.is_empty() && (!value.starts_with(|c: char| c.is_ascii_alphanumeric()) || !value.ends_with(|c: char| c.is_ascii_alphanumeric())) {
+    if !value.is_empty()
+        && (!value.starts_with(|c: char| c.is_ascii_alphanumeric())
+            || !value.ends_with(|c: char| c.is_ascii_alphanumeric()))
+    {
         return Some("must start and end with a letter or digit");
     }
     None
@@ -669,7 +951,17 @@ fn label_value_problem(value: &str) -> Option<&'static str> {
 
 fn looks_secret(variable: &str) -> bool {
     let upper = variable.to_ascii_uppercase();
-    ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "CREDENTIAL", "ACCESS_KEY"]
-        .iter()
-        .any(|marker| upper.contains(marker))
+    [
+        "PASSWORD",
+        "PASSWD",
+        "SECRET",
+        "TOKEN",
+        "API_KEY",
+        "APIKEY",
+        "PRIVATE_KEY",
+        "CREDENTIAL",
+        "ACCESS_KEY",
+    ]
+    .iter()
+    .any(|marker| upper.contains(marker))
 }

@@ -182,7 +182,9 @@ impl<'s> Converter<'s> {
                 let plain = schema::plain_properties(self.root, object_schema);
                 let mut help = suggestion_help(name, "node", rules.iter().map(|rule| rule.node));
                 if plain.contains(&name) {
-                    help = format!("`{name}` is a property here: write it as `{name}=VALUE` on the enclosing node");
+                    help = format!(
+                        "`{name}` is a property here: write it as `{name}=VALUE` on the enclosing node"
+                    );
                 }
                 self.diagnostics.push(
                     Diagnostic::error(UNKNOWN_NODE, spans.key, format!("unknown node `{name}`"))
@@ -212,13 +214,20 @@ impl<'s> Converter<'s> {
                 self.reject_children(node, "takes a single value and no block");
                 let mut args = node.entries().iter().filter(|entry| entry.name().is_none());
                 for entry in node.entries().iter().filter(|entry| entry.name().is_some()) {
-                    self.unexpected(entry, &format!("`{}` takes a single value, not properties", rule.node));
+                    self.unexpected(
+                        entry,
+                        &format!("`{}` takes a single value, not properties", rule.node),
+                    );
                 }
                 let Some(first) = args.next() else {
                     self.diagnostics.push(
-                        Diagnostic::error(MISSING_ARGUMENT, spans.key, format!("`{}` needs a value", rule.node))
-                            .with_label("value missing")
-                            .with_help(format!("write `{} VALUE`", rule.node)),
+                        Diagnostic::error(
+                            MISSING_ARGUMENT,
+                            spans.key,
+                            format!("`{}` needs a value", rule.node),
+                        )
+                        .with_label("value missing")
+                        .with_help(format!("write `{} VALUE`", rule.node)),
                     );
                     return;
                 };
@@ -249,7 +258,10 @@ impl<'s> Converter<'s> {
                 let mut items = Vec::new();
                 for entry in node.entries() {
                     if entry.name().is_some() {
-                        self.unexpected(entry, &format!("`{}` takes values, not properties", rule.node));
+                        self.unexpected(
+                            entry,
+                            &format!("`{}` takes values, not properties", rule.node),
+                        );
                         continue;
                     }
                     if let Some(value) = self.value(entry) {
@@ -278,7 +290,10 @@ impl<'s> Converter<'s> {
                 let mut entries = Vec::new();
                 for entry in node.entries() {
                     match entry.name() {
-                        None => self.unexpected(entry, &format!("`{}` takes `key=value` properties", rule.node)),
+                        None => self.unexpected(
+                            entry,
+                            &format!("`{}` takes `key=value` properties", rule.node),
+                        ),
                         Some(_) => entries.push(entry),
                     }
                 }
@@ -347,7 +362,10 @@ impl<'s> Converter<'s> {
                         format!("{} `{key}` is declared twice", rule.node),
                     )
                     .with_label("second declaration")
-                    .with_help(format!("rename one of them or merge the two `{}` blocks", rule.node));
+                    .with_help(format!(
+                        "rename one of them or merge the two `{}` blocks",
+                        rule.node
+                    ));
                     if let Some(first) = first {
                         diagnostic = diagnostic.with_related(first, "first declared here");
                     }
@@ -364,7 +382,8 @@ impl<'s> Converter<'s> {
                 );
                 let item_schema = schema::item_schema(self.root, rule.schema);
                 let rest_args = rule.args.get(1..).unwrap_or(&[]);
-                let value = self.convert_object_skipping(node, item_schema, rest_args, &item_pointer, 1);
+                let value =
+                    self.convert_object_skipping(node, item_schema, rest_args, &item_pointer, 1);
                 if let Some(Value::Object(map)) = object.get_mut(rule.key) {
                     map.insert(key, Value::Object(value));
                 }
@@ -426,7 +445,10 @@ impl<'s> Converter<'s> {
                         };
                         self.unexpected(
                             entry,
-                            &format!("`{}` takes {takes}; use `name=value` for the rest", node.name().value()),
+                            &format!(
+                                "`{}` takes {takes}; use `name=value` for the rest",
+                                node.name().value()
+                            ),
                         );
                         arg_idx += 1;
                         continue;
@@ -453,7 +475,11 @@ impl<'s> Converter<'s> {
                         let mut diagnostic = Diagnostic::error(
                             DUPLICATE_PROPERTY,
                             entry_spans.key,
-                            format!("`{}` is set twice on `{}`", key.value(), node.name().value()),
+                            format!(
+                                "`{}` is set twice on `{}`",
+                                key.value(),
+                                node.name().value()
+                            ),
                         )
                         .with_label("set again here")
                         .with_help("keep one of the two values");
@@ -493,7 +519,11 @@ impl<'s> Converter<'s> {
         object
     }
 
-    fn key_argument<'n>(&mut self, node: &'n KdlNode, rule: &NodeRule<'s>) -> Option<(&'n KdlEntry, String)> {
+    fn key_argument<'n>(
+        &mut self,
+        node: &'n KdlNode,
+        rule: &NodeRule<'s>,
+    ) -> Option<(&'n KdlEntry, String)> {
         let spans = self.node_spans(node);
         let key_name = rule.args.first().and_then(Value::as_str).unwrap_or("name");
         let Some(entry) = node.entries().iter().find(|entry| entry.name().is_none()) else {
@@ -504,7 +534,11 @@ impl<'s> Converter<'s> {
                     format!("`{}` needs a {key_name}", rule.node),
                 )
                 .with_label(format!("{key_name} missing"))
-                .with_help(format!("write `{} {}`", rule.node, key_name.to_uppercase())),
+                .with_help(format!(
+                    "write `{} {}`",
+                    rule.node,
+                    key_name.to_uppercase()
+                )),
             );
             return None;
         };
@@ -531,13 +565,21 @@ impl<'s> Converter<'s> {
         let whole = self.span(entry.span());
         let key = entry.name().map_or(whole, |name| self.span(name.span()));
         let key = if key.len == 0 || key.start < whole.start {
-            Span::new(self.file, whole.start, entry.name().map_or(0, |name| name.value().len()))
+            Span::new(
+                self.file,
+                whole.start,
+                entry.name().map_or(0, |name| name.value().len()),
+            )
         } else {
             key
         };
-        // The value token follows `key=`; the key identifier may be quoted.
-        let value_start = (key.end() + 1).min(whole.end());
-        let value = Span::new(self.file, value_start, whole.end().saturating_sub(value_start));
+        // The value token ends the entry; whitespace may surround the `=`.
+        let value_len = entry
+            .format()
+            .map(|format| format.value_repr.trim().len())
+            .filter(|len| *len > 0 && *len <= whole.len)
+            .unwrap_or_else(|| whole.end().saturating_sub(key.end() + 1));
+        let value = Span::new(self.file, whole.end() - value_len, value_len);
         Spans {
             value,
             key,
@@ -589,9 +631,13 @@ impl<'s> Converter<'s> {
         if let Some(children) = node.children() {
             let span = self.span(children.span());
             self.diagnostics.push(
-                Diagnostic::error(UNEXPECTED_ENTRY, span, format!("`{}` {why}", node.name().value()))
-                    .with_label("unexpected block")
-                    .with_help("remove the `{ ... }` block"),
+                Diagnostic::error(
+                    UNEXPECTED_ENTRY,
+                    span,
+                    format!("`{}` {why}", node.name().value()),
+                )
+                .with_label("unexpected block")
+                .with_help("remove the `{ ... }` block"),
             );
         }
     }
@@ -614,7 +660,10 @@ impl<'s> Converter<'s> {
             format!("`{}` appears twice", rule.node),
         )
         .with_label("second occurrence")
-        .with_help(format!("`{}` may appear once here; merge the two", rule.node));
+        .with_help(format!(
+            "`{}` may appear once here; merge the two",
+            rule.node
+        ));
         if let Some(first) = first {
             diagnostic = diagnostic.with_related(first, "first occurrence");
         }

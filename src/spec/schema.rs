@@ -109,7 +109,10 @@ pub fn node_rules<'s>(root: &'s Value, schema: &'s Value) -> Vec<NodeRule<'s>> {
             };
             Some(NodeRule {
                 key,
-                node: annotation.get("node").and_then(Value::as_str).unwrap_or(key),
+                node: annotation
+                    .get("node")
+                    .and_then(Value::as_str)
+                    .unwrap_or(key),
                 shape,
                 args: annotation
                     .get("args")
@@ -161,7 +164,10 @@ fn collect_properties<'s>(
     }
     if let Some(own) = schema.get("properties").and_then(Value::as_object) {
         for (key, property) in own {
-            if let Some(slot) = out.iter_mut().find(|(existing, _)| *existing == key.as_str()) {
+            if let Some(slot) = out
+                .iter_mut()
+                .find(|(existing, _)| *existing == key.as_str())
+            {
                 slot.1 = property;
             } else {
                 out.push((key.as_str(), property));

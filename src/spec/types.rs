@@ -78,6 +78,7 @@ pub struct PlatformSpec {
 #[serde(rename_all = "kebab-case")]
 pub struct RepoSpec {
     /// Clone URL.
+    #[serde(default)]
     pub url: String,
     /// Branch the output is committed to.
     pub branch: Option<String>,
@@ -191,10 +192,10 @@ pub struct NodePoolSpec {
     pub machine_type: Option<String>,
     /// Azure VM size.
     pub vm_size: Option<String>,
-    /// Minimum nodes.
-    pub min: u32,
-    /// Maximum nodes.
-    pub max: u32,
+    /// Minimum nodes (required by the schema).
+    pub min: Option<u32>,
+    /// Maximum nodes (required by the schema).
+    pub max: Option<u32>,
     /// Desired nodes.
     pub desired: Option<u32>,
     /// on-demand or spot.
@@ -331,6 +332,7 @@ pub struct EnvironmentSpec {
 #[serde(rename_all = "kebab-case")]
 pub struct BackupSpec {
     /// Cron schedule.
+    #[serde(default)]
     pub schedule: String,
     /// Retention.
     pub ttl: Option<String>,
@@ -353,6 +355,7 @@ pub struct ServiceSpec {
 #[serde(rename_all = "kebab-case")]
 pub struct OverrideSpec {
     /// Environment name.
+    #[serde(default)]
     pub environment: String,
     /// Cloud name, when the override applies to one cloud only.
     pub cloud: Option<String>,
@@ -439,6 +442,7 @@ pub struct ImageSpec {
 #[serde(rename_all = "kebab-case")]
 pub struct PortSpec {
     /// Container port.
+    #[serde(default)]
     pub port: u16,
     /// TCP, UDP or SCTP.
     pub protocol: Option<String>,
