@@ -426,11 +426,7 @@ fn lower_environment(
             prune: flag("/sync/prune", true),
             self_heal: flag("/sync/self-heal", true),
         },
-        quota: env
-            .quota
-            .as_ref()
-            .map(|quota| quota_keys(quota))
-            .unwrap_or_default(),
+        quota: env.quota.as_ref().map(quota_keys).unwrap_or_default(),
         limit_range: env.limit_range.as_ref().map(limit_range),
         backup: env.backup.as_ref().map(|backup| Backup {
             schedule: backup.schedule.clone(),
@@ -511,6 +507,16 @@ fn apply_floor(service: &mut Service, environment: &Environment) {
             if *max < *min {
                 *max = *min;
                 raised(&mut service.origins, "/autoscale/replicas/max");
+            }
+            // Keep the autoscale document in step with the resolved bounds.
+            if let Some(bounds) = service
+                .autoscale
+                .as_mut()
+                .and_then(|a| a.get_mut("replicas"))
+                .and_then(Value::as_object_mut)
+            {
+                bounds.insert("min".to_owned(), Value::from(*min));
+                bounds.insert("max".to_owned(), Value::from(*max));
             }
         }
         Replicas::Fixed(_) => {}

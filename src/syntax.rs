@@ -155,16 +155,14 @@ fn scan_for_mistakes(text: &str) -> Vec<Mistake> {
                 continue;
             }
             b'{' => open_braces.push(idx),
-            b'}' => {
-                if open_braces.pop().is_none() {
-                    mistakes.push(Mistake {
-                        code: SYNTAX_ERROR,
-                        span: (idx, 1),
-                        message: "unmatched `}`".into(),
-                        label: "nothing to close here".into(),
-                        help: "remove this brace or add the `{` it should close".into(),
-                    });
-                }
+            b'}' if open_braces.pop().is_none() => {
+                mistakes.push(Mistake {
+                    code: SYNTAX_ERROR,
+                    span: (idx, 1),
+                    message: "unmatched `}`".into(),
+                    label: "nothing to close here".into(),
+                    help: "remove this brace or add the `{` it should close".into(),
+                });
             }
             _ if is_word_byte(byte) => {
                 let start = idx;

@@ -90,10 +90,7 @@ fn prune(value: &serde_json::Value, pointers: &[String]) -> serde_json::Value {
     for pointer in pointers {
         let mut target = pointer.as_str();
         // Remove the nearest enclosing object member.
-        loop {
-            let Some((parent, last)) = target.rsplit_once('/') else {
-                break;
-            };
+        while let Some((parent, last)) = target.rsplit_once('/') {
             let last = last.replace("~1", "/").replace("~0", "~");
             match pruned.pointer_mut(parent) {
                 Some(serde_json::Value::Object(map)) => {

@@ -64,7 +64,7 @@ pub fn rejected_pointers(form: &Form) -> Vec<String> {
                 ValidationErrorKind::Required { .. } | ValidationErrorKind::MinProperties { .. }
             )
         })
-        .map(|error| {
+        .flat_map(|error| {
             let pointer = error.instance_path().as_str().to_owned();
             match error.kind() {
                 ValidationErrorKind::AdditionalProperties { unexpected }
@@ -87,7 +87,6 @@ pub fn rejected_pointers(form: &Form) -> Vec<String> {
                 _ => vec![pointer],
             }
         })
-        .flatten()
         .collect();
     pointers.sort();
     pointers.dedup();

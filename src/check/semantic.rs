@@ -77,11 +77,11 @@ pub fn check(spec: &Spec, form: &Form, profiles: &BTreeMap<String, Profile>) -> 
     checker.clouds();
     checker.environments();
     if let Some(defaults) = &spec.defaults {
-        checker.body(defaults, "/defaults", None);
+        checker.body(defaults, "/defaults", None, true);
     }
     for (name, service) in &spec.services {
         let pointer = join("/services", name);
-        checker.body(&service.body, &pointer, Some(name));
+        checker.body(&service.body, &pointer, Some(name), false);
         checker.service(name, &pointer);
     }
     checker.out
@@ -387,7 +387,9 @@ impl Checker<'_> {
     }
 
     /// Rules that apply to every service body: the service itself, `defaults`, and `in` blocks.
-    fn body(&mut self, body: &ServiceBody, pointer: &str, service: Option<&str>) {
+    /// `partial` is true for `defaults` and `in` blocks, which may set single fields of
+    /// objects the service completes.
+    fn body(&mut self, body: &ServiceBody, pointer: &str, service: Option<&str>, partial: bool) {
         let spec = self.spec;
         if let Some(resources) = &body.resources {
             for (key, value) in resources {
@@ -516,8 +518,13 @@ impl Checker<'_> {
                 .pointer("/replicas/max")
                 .and_then(serde_json::Value::as_i64);
             let replicas_pointer = join(&join(pointer, "autoscale"), "replicas");
+            let has_queue = autoscale
+                .get("queue")
+                .and_then(serde_json::Value::as_array)
+                .is_some_and(|queues| !queues.is_empty());
             if let Some(min) = min
                 && min < 1
+                && !has_queue
             {
                 let span = self.form.spans.value(&join(&replicas_pointer, "min"));
                 self.push(
@@ -592,7 +599,7 @@ impl Checker<'_> {
                 probe.exec.is_some(),
             ];
             let n_checks = checks.iter().filter(|set| **set).count();
-            if n_checks != 1 {
+            if n_checks > 1 || (n_checks == 0 && !partial) {
                 let span = self.form.spans.key(&probe_pointer);
                 self.push(
                     Diagnostic::error(INVALID_PROBE, span, format!("{probe_kind} probe must check exactly one thing (it checks {n_checks})"))
@@ -838,7 +845,7 @@ impl Checker<'_> {
                     )),
                 );
             }
-            self.body(&override_spec.body, &override_pointer, Some(name));
+            self.body(&override_spec.body, &override_pointer, Some(name), true);
         }
     }
 }

@@ -623,7 +623,7 @@ impl<'s> Converter<'s> {
         self.diagnostics.push(
             Diagnostic::error(UNEXPECTED_ENTRY, span, why.to_owned())
                 .with_label("unexpected")
-                .with_help("see the node's form in README.md's language reference, or run `manifold schema`"),
+                .with_help("see the node's form in docs/language.md, or run `manifold schema`"),
         );
     }
 
