@@ -86,8 +86,8 @@ mod tests {
     #[test]
     fn yaml_11_specials_stay_quoted() {
         let specials = [
-            "yes", "no", "on", "off", "y", "n", "Y", "N", "true", "True", "null", "~", "0755", "1.0",
-            "30", "1e3", "12:30",
+            "yes", "no", "on", "off", "y", "n", "Y", "N", "true", "True", "null", "~", "0755",
+            "1.0", "30", "1e3", "12:30",
         ];
         for special in specials {
             let value = json!({ "value": special });
@@ -148,6 +148,9 @@ mod tests {
     #[test]
     fn numbers_and_booleans_keep_their_types() {
         let value = json!({ "port": 8080, "enabled": false, "ratio": 0.5, "quantity": "500m" });
-        assert_eq!(document(&value), "port: 8080\nenabled: false\nratio: 0.5\nquantity: 500m\n");
+        assert_eq!(
+            document(&value),
+            "port: 8080\nenabled: false\nratio: 0.5\nquantity: 500m\n"
+        );
     }
 }

@@ -1,0 +1,116 @@
+//! The Kustomize emitter: one base per service, one overlay per (environment, cloud) target.
+//!
+//! Consumes: the resolved [`Platform`]: `Platform::base` for the bases, every environment's
+//! targets for the overlays. Produces: files under `kubernetes/`:
+//!
+//! ```text
+//! kubernetes/base/<service>/          kustomization.yaml, serviceaccount.yaml,
+//!                                     deployment.yaml | statefulset.yaml,
+//!                                     service.yaml (when the service has ports),
+//!                                     service-headless.yaml (stateful services)
+//! kubernetes/overlays/<env>/<cloud>/  kustomization.yaml, namespace.yaml,
+//!                                     resourcequota.yaml, limitrange.yaml, patches/*.yaml
+//! ```
+//!
+//! Invariants: every overlay builds with `kubectl kustomize` into the complete set of objects
+//! of its target; bases hold the service as the service layer defines it, and overlays hold
+//! only what the target changes (see [`overlay`]); output depends only on the model.
+//!
+//! Decisions:
+//! - Labels: base objects and pod templates carry `app.kubernetes.io/name`, `/instance`,
+//!   `/version` (the image tag, when there is one), `/managed-by: manifold` and the service's
+//!   own labels; overlays add the platform's labels, the environment's labels,
+//!   `app.kubernetes.io/part-of` and `app.kubernetes.io/environment`. Selectors use only
+//!   `name` and `instance`, so they never change between environments. No
+//!   `app.kubernetes.io/component` label is written.
+//! - The platform's annotations go on every base workload (they are the same in every target);
+//!   the service's annotations go on its workload and its pod template.
+//! - Workload details (rollout strategy, temporary directory, ...) are documented in
+//!   [`workload`]; the patch strategy in [`overlay`] and [`patch`].
+
+mod overlay;
+mod patch;
+mod workload;
+
+#[cfg(test)]
+pub(crate) mod tests;
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+use super::Files;
+use super::yaml;
+use crate::model::{Platform, Service};
+
+/// The apiVersion of every `kustomization.yaml`.
+const KUSTOMIZE_API_VERSION: &str = "kustomize.config.k8s.io/v1beta1";
+
+/// Renders the bases and overlays of the platform.
+pub fn emit(platform: &Platform) -> Files {
+    let mut files = Files::new();
+    for service in &platform.base {
+        emit_base(platform, service, &mut files);
+    }
+    for environment in &platform.environments {
+        for target in &environment.targets {
+            overlay::emit(platform, environment, target, &mut files);
+        }
+    }
+    files
+}
+
+/// Adds the files of one service's base to `files`.
+fn emit_base(platform: &Platform, service: &Service, files: &mut Files) {
+    let dir = format!("kubernetes/base/{}", service.name);
+    let mut resources = Vec::new();
+    for mut object in workload::objects(service) {
+        if matches!(object.file, "deployment.yaml" | "statefulset.yaml") {
+            annotate(&mut object.value, &platform.annotations);
+        }
+        files.insert(format!("{dir}/{}", object.file), yaml_file(&object.value));
+        resources.push(Value::from(object.file));
+    }
+    let kustomization = json!({
+        "apiVersion": KUSTOMIZE_API_VERSION,
+        "kind": "Kustomization",
+        "resources": resources,
+    });
+    files.insert(
+        format!("{dir}/kustomization.yaml"),
+        yaml_file(&kustomization),
+    );
+}
+
+/// Adds annotations to an object's metadata, keeping any it already has.
+fn annotate(object: &mut Value, annotations: &BTreeMap<String, String>) {
+    if annotations.is_empty() {
+        return;
+    }
+    let Some(Value::Object(metadata)) = object.get_mut("metadata") else {
+        return;
+    };
+    let entry = metadata
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(existing) = entry {
+        for (key, value) in annotations {
+            existing
+                .entry(key.clone())
+                .or_insert_with(|| Value::String(value.clone()));
+        }
+    }
+}
+
+/// Renders one YAML file.
+fn yaml_file(value: &Value) -> String {
+    yaml::document(value)
+}
+
+/// A map of strings as a JSON object of strings (quantities, label values, ...).
+fn string_map(map: &BTreeMap<String, String>) -> Value {
+    map.iter()
+        .map(|(key, value)| (key.clone(), Value::String(value.clone())))
+        .collect::<Map<String, Value>>()
+        .into()
+}

@@ -1,0 +1,41 @@
+//! Golden snapshots of every example's emitted tree (one snapshot per example, every file
+//! under a `=== path ===` header). Review changes with `cargo insta review`.
+
+use manifold::pipeline::{self, Stop};
+
+fn render_tree(spec: &str) -> String {
+    let text = std::fs::read_to_string(spec).expect("example readable");
+    let compilation = pipeline::compile(spec, &text, Stop::AfterEmit);
+    assert!(
+        !compilation.has_errors(),
+        "{spec} has errors: {:?}",
+        compilation.diagnostics
+    );
+    assert!(
+        compilation.diagnostics.is_empty(),
+        "{spec} has warnings: {:?}",
+        compilation.diagnostics
+    );
+    let tree = compilation.tree.expect("a tree");
+    let mut out = String::new();
+    for (path, bytes) in tree.files() {
+        out.push_str(&format!("=== {path} ===\n"));
+        out.push_str(&String::from_utf8_lossy(bytes));
+    }
+    out
+}
+
+#[test]
+fn voiceassist() {
+    insta::assert_snapshot!(render_tree("examples/voiceassist/platform.kdl"));
+}
+
+#[test]
+fn webshop() {
+    insta::assert_snapshot!(render_tree("examples/webshop/platform.kdl"));
+}
+
+#[test]
+fn starter() {
+    insta::assert_snapshot!(render_tree("templates/init.kdl"));
+}
