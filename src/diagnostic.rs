@@ -95,6 +95,14 @@ impl Diagnostic {
         self
     }
 
+    /// Adds a secondary location when there is one.
+    pub fn with_related_opt(self, span: Option<Span>, text: impl Into<String>) -> Diagnostic {
+        match span {
+            Some(span) => self.with_related(span, text),
+            None => self,
+        }
+    }
+
     /// Whether this diagnostic fails the compilation.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error

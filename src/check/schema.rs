@@ -234,33 +234,15 @@ fn to_diagnostics(
         }
         ValidationErrorKind::Minimum { limit }
         | ValidationErrorKind::ExclusiveMinimum { limit } => {
-            out.push(
-                Diagnostic::error(
-                    OUT_OF_RANGE,
-                    form.spans.value(pointer),
-                    format!("`{name}` is too small"),
-                )
-                .with_label(format!("must be at least {limit}"))
-                .with_help(description_or(
-                    schema,
-                    &format!("use a value of {limit} or more"),
-                )),
-            );
+            out.push(out_of_range(
+                form, pointer, name, schema, "small", "at least", limit,
+            ));
         }
         ValidationErrorKind::Maximum { limit }
         | ValidationErrorKind::ExclusiveMaximum { limit } => {
-            out.push(
-                Diagnostic::error(
-                    OUT_OF_RANGE,
-                    form.spans.value(pointer),
-                    format!("`{name}` is too large"),
-                )
-                .with_label(format!("must be at most {limit}"))
-                .with_help(description_or(
-                    schema,
-                    &format!("use a value of {limit} or less"),
-                )),
-            );
+            out.push(out_of_range(
+                form, pointer, name, schema, "large", "at most", limit,
+            ));
         }
         ValidationErrorKind::Pattern { pattern } => {
             out.push(
@@ -354,6 +336,27 @@ fn to_diagnostics(
             );
         }
     }
+}
+
+fn out_of_range(
+    form: &Form,
+    pointer: &str,
+    name: &str,
+    schema: Option<&Value>,
+    too: &str,
+    bound: &str,
+    limit: &Value,
+) -> Diagnostic {
+    Diagnostic::error(
+        OUT_OF_RANGE,
+        form.spans.value(pointer),
+        format!("`{name}` is too {too}"),
+    )
+    .with_label(format!("must be {bound} {limit}"))
+    .with_help(description_or(
+        schema,
+        &format!("use a value {bound} {limit}"),
+    ))
 }
 
 /// The names a `propertyNames` enum allows for the object at `pointer`.

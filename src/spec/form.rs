@@ -313,17 +313,16 @@ impl<'s> Converter<'s> {
                         let entry_spans = self.prop_spans(entry, spans.node);
                         if map.contains_key(name.value()) {
                             let first = self.spans.get(&entry_pointer).map(|spans| spans.key);
-                            let mut diagnostic = Diagnostic::error(
-                                DUPLICATE_PROPERTY,
-                                entry_spans.key,
-                                format!("`{}` is set twice in `{}`", name.value(), rule.node),
-                            )
-                            .with_label("set again here")
-                            .with_help("keep one of the two values");
-                            if let Some(first) = first {
-                                diagnostic = diagnostic.with_related(first, "first set here");
-                            }
-                            self.diagnostics.push(diagnostic);
+                            self.diagnostics.push(
+                                Diagnostic::error(
+                                    DUPLICATE_PROPERTY,
+                                    entry_spans.key,
+                                    format!("`{}` is set twice in `{}`", name.value(), rule.node),
+                                )
+                                .with_label("set again here")
+                                .with_help("keep one of the two values")
+                                .with_related_opt(first, "first set here"),
+                            );
                             continue;
                         }
                         self.spans.insert(entry_pointer, entry_spans);
@@ -356,20 +355,19 @@ impl<'s> Converter<'s> {
                     && map.contains_key(&key)
                 {
                     let first = self.spans.get(&item_pointer).map(|spans| spans.value);
-                    let mut diagnostic = Diagnostic::error(
-                        DUPLICATE_NAME,
-                        key_span,
-                        format!("{} `{key}` is declared twice", rule.node),
-                    )
-                    .with_label("second declaration")
-                    .with_help(format!(
-                        "rename one of them or merge the two `{}` blocks",
-                        rule.node
-                    ));
-                    if let Some(first) = first {
-                        diagnostic = diagnostic.with_related(first, "first declared here");
-                    }
-                    self.diagnostics.push(diagnostic);
+                    self.diagnostics.push(
+                        Diagnostic::error(
+                            DUPLICATE_NAME,
+                            key_span,
+                            format!("{} `{key}` is declared twice", rule.node),
+                        )
+                        .with_label("second declaration")
+                        .with_help(format!(
+                            "rename one of them or merge the two `{}` blocks",
+                            rule.node
+                        ))
+                        .with_related_opt(first, "first declared here"),
+                    );
                     return;
                 }
                 self.spans.insert(
@@ -472,21 +470,20 @@ impl<'s> Converter<'s> {
                     let entry_spans = self.prop_spans(entry, node_span);
                     if object.contains_key(key.value()) {
                         let first = self.spans.get(&entry_pointer).map(|spans| spans.key);
-                        let mut diagnostic = Diagnostic::error(
-                            DUPLICATE_PROPERTY,
-                            entry_spans.key,
-                            format!(
-                                "`{}` is set twice on `{}`",
-                                key.value(),
-                                node.name().value()
-                            ),
-                        )
-                        .with_label("set again here")
-                        .with_help("keep one of the two values");
-                        if let Some(first) = first {
-                            diagnostic = diagnostic.with_related(first, "first set here");
-                        }
-                        self.diagnostics.push(diagnostic);
+                        self.diagnostics.push(
+                            Diagnostic::error(
+                                DUPLICATE_PROPERTY,
+                                entry_spans.key,
+                                format!(
+                                    "`{}` is set twice on `{}`",
+                                    key.value(),
+                                    node.name().value()
+                                ),
+                            )
+                            .with_label("set again here")
+                            .with_help("keep one of the two values")
+                            .with_related_opt(first, "first set here"),
+                        );
                         continue;
                     }
                     if let Some(value) = self.value(entry) {
@@ -654,20 +651,19 @@ impl<'s> Converter<'s> {
         }
         let spans = self.node_spans(node);
         let first = self.spans.get(key_pointer).map(|spans| spans.key);
-        let mut diagnostic = Diagnostic::error(
-            DUPLICATE_NODE,
-            spans.key,
-            format!("`{}` appears twice", rule.node),
-        )
-        .with_label("second occurrence")
-        .with_help(format!(
-            "`{}` may appear once here; merge the two",
-            rule.node
-        ));
-        if let Some(first) = first {
-            diagnostic = diagnostic.with_related(first, "first occurrence");
-        }
-        self.diagnostics.push(diagnostic);
+        self.diagnostics.push(
+            Diagnostic::error(
+                DUPLICATE_NODE,
+                spans.key,
+                format!("`{}` appears twice", rule.node),
+            )
+            .with_label("second occurrence")
+            .with_help(format!(
+                "`{}` may appear once here; merge the two",
+                rule.node
+            ))
+            .with_related_opt(first, "first occurrence"),
+        );
         true
     }
 }
