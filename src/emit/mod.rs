@@ -18,9 +18,15 @@ use crate::output::Tree;
 pub type Files = BTreeMap<String, String>;
 
 /// Runs every emitter and collects their files into one tree.
+///
+/// Emitters of objects that live in the Kustomize overlays (scaling, network policies,
+/// routing) run first and return files under `kubernetes/overlays/<env>/<cloud>/`; the
+/// Kustomize emitter then lists them in each overlay's `resources`. Other families write
+/// their own directories.
 pub fn emit(platform: &Platform) -> Tree {
     let mut tree = Tree::new();
-    for (path, contents) in kustomize::emit(platform) {
+    let overlay_extras = Files::new();
+    for (path, contents) in kustomize::emit(platform, &overlay_extras) {
         tree.insert(path, contents);
     }
     let readme = readme::emit(platform, &tree);

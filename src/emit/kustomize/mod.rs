@@ -46,15 +46,17 @@ use crate::model::{Platform, Service};
 /// The apiVersion of every `kustomization.yaml`.
 const KUSTOMIZE_API_VERSION: &str = "kustomize.config.k8s.io/v1beta1";
 
-/// Renders the bases and overlays of the platform.
-pub fn emit(platform: &Platform) -> Files {
+/// Renders the bases and overlays of the platform. `extras` are overlay objects from the
+/// other emitters (paths under `kubernetes/overlays/<env>/<cloud>/`), which the overlays list
+/// as resources.
+pub fn emit(platform: &Platform, extras: &Files) -> Files {
     let mut files = Files::new();
     for service in &platform.base {
         emit_base(platform, service, &mut files);
     }
     for environment in &platform.environments {
         for target in &environment.targets {
-            overlay::emit(platform, environment, target, &mut files);
+            overlay::emit(platform, environment, target, extras, &mut files);
         }
     }
     files

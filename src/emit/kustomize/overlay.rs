@@ -37,8 +37,16 @@ use super::{KUSTOMIZE_API_VERSION, string_map, yaml_file};
 use crate::emit::Files;
 use crate::model::{Environment, Image, LimitRange, Platform, Service, Target};
 
-/// Adds the files of one target's overlay to `files`.
-pub fn emit(platform: &Platform, environment: &Environment, target: &Target, files: &mut Files) {
+/// Adds the files of one target's overlay to `files`. `extras` holds objects other emitters
+/// produced for overlays (scaling, policies, routing): every one of them under this
+/// target's directory is added to `files` and listed in the overlay's `resources`.
+pub fn emit(
+    platform: &Platform,
+    environment: &Environment,
+    target: &Target,
+    extras: &Files,
+    files: &mut Files,
+) {
     let dir = format!(
         "kubernetes/overlays/{}/{}",
         environment.name,
@@ -77,6 +85,14 @@ pub fn emit(platform: &Platform, environment: &Environment, target: &Target, fil
     }) {
         resources.push("limitrange.yaml".into());
         files.insert(format!("{dir}/limitrange.yaml"), yaml_file(&limit_range));
+    }
+    let prefix = format!("{dir}/");
+    for (path, contents) in extras.range(prefix.clone()..) {
+        let Some(relative) = path.strip_prefix(&prefix) else {
+            break;
+        };
+        resources.push(relative.into());
+        files.insert(path.clone(), contents.clone());
     }
     let mut kustomization = Map::new();
     kustomization.insert("apiVersion".into(), KUSTOMIZE_API_VERSION.into());

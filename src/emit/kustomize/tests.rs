@@ -256,7 +256,7 @@ fn parse(files: &BTreeMap<String, String>, path: &str) -> Value {
 
 #[test]
 fn emits_the_expected_files() {
-    let files = emit(&fixture());
+    let files = emit(&fixture(), &crate::emit::Files::new());
     let paths: Vec<&str> = files.keys().map(String::as_str).collect();
     assert_eq!(
         paths,
@@ -298,7 +298,7 @@ fn emits_the_expected_files() {
 
 #[test]
 fn base_deployment_is_hardened_and_unpinned_when_autoscaled() {
-    let files = emit(&fixture());
+    let files = emit(&fixture(), &crate::emit::Files::new());
     let deployment = parse(&files, "kubernetes/base/api-gateway/deployment.yaml");
     assert_eq!(deployment.pointer("/spec/replicas"), None);
     assert_eq!(
@@ -345,7 +345,7 @@ fn base_deployment_is_hardened_and_unpinned_when_autoscaled() {
 
 #[test]
 fn worker_without_ports_has_no_service() {
-    let files = emit(&fixture());
+    let files = emit(&fixture(), &crate::emit::Files::new());
     assert!(!files.contains_key("kubernetes/base/worker/service.yaml"));
     let kustomization = parse(&files, "kubernetes/base/worker/kustomization.yaml");
     assert_eq!(
@@ -356,7 +356,7 @@ fn worker_without_ports_has_no_service() {
 
 #[test]
 fn overlay_kustomization_lists_resources_labels_images_and_patches() {
-    let files = emit(&fixture());
+    let files = emit(&fixture(), &crate::emit::Files::new());
     let kustomization = parse(&files, "kubernetes/overlays/dev/aws/kustomization.yaml");
     assert_eq!(kustomization["namespace"], json!("shop-dev"));
     assert_eq!(
@@ -396,7 +396,7 @@ fn overlay_kustomization_lists_resources_labels_images_and_patches() {
 
 #[test]
 fn prod_patches_replicas_storage_class_and_tmp_volume() {
-    let files = emit(&fixture());
+    let files = emit(&fixture(), &crate::emit::Files::new());
     let patch = parse(&files, "kubernetes/overlays/prod/gcp/patches/postgres.yaml");
     assert_eq!(patch.pointer("/spec/replicas"), Some(&json!(2)));
     assert_eq!(
@@ -452,7 +452,7 @@ fn patches_turn_every_base_object_into_the_target_object() {
 
 #[test]
 fn removals_become_delete_directives() {
-    let files = emit(&fixture());
+    let files = emit(&fixture(), &crate::emit::Files::new());
     let patch = parse(&files, "kubernetes/overlays/dev/aws/patches/worker.yaml");
     assert_eq!(
         patch.pointer("/spec"),
