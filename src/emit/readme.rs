@@ -152,7 +152,7 @@ mod tests {
     fn readme() -> String {
         let platform = kustomize::tests::fixture();
         let mut tree = Tree::new();
-        for (path, contents) in kustomize::emit(&platform) {
+        for (path, contents) in kustomize::emit(&platform, &crate::emit::Files::new()) {
             tree.insert(path, contents);
         }
         emit(&platform, &tree)
