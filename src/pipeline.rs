@@ -74,6 +74,13 @@ pub fn compile(name: &str, text: &str, stop: Stop) -> Compilation {
         return compilation;
     };
     let platform = crate::lower::lower(&checked, name);
+    let mut model_diagnostics = crate::check::platform::check(&platform, file);
+    compilation.diagnostics.append(&mut model_diagnostics);
+    diagnostic::sort(&mut compilation.diagnostics);
+    if diagnostic::has_errors(&compilation.diagnostics) {
+        compilation.platform = Some(platform);
+        return compilation;
+    }
     if stop == Stop::AfterEmit {
         compilation.tree = Some(crate::emit::emit(&platform));
     }

@@ -5,6 +5,7 @@
 //! Invariant: a [`CheckedSpec`] can only be built here, so `lower` never sees a spec that
 //! failed a check.
 
+pub mod platform;
 pub mod schema;
 mod semantic;
 

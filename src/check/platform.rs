@@ -1,0 +1,27 @@
+//! Checks over the resolved model: the rules that need every layer applied and every
+//! resource in view at once (capacity against quotas and node pools, HPA against PDB, routes
+//! against subsets, clusters against their providers).
+//!
+//! Consumes: the [`Platform`]. Produces: diagnostics pointing at the spec (or profile) tokens
+//! recorded in each value's [`crate::model::Origin`].
+//! Invariant: these rules never modify the model; one module per concern, each exposing
+//! `check(&Platform) -> Vec<Diagnostic>`.
+
+use crate::diagnostic::Diagnostic;
+use crate::model::Platform;
+use crate::source::{FileId, Span};
+
+/// Runs every model-level rule.
+pub fn check(platform: &Platform, spec_file: FileId) -> Vec<Diagnostic> {
+    let diagnostics = Vec::new();
+    let _ = (platform, spec_file);
+    diagnostics
+}
+
+/// The span to report a model value at: its origin's span, else the top of the spec.
+pub fn origin_span(origins: &crate::model::Origins, pointers: &[&str], spec_file: FileId) -> Span {
+    pointers
+        .iter()
+        .find_map(|pointer| origins.get(*pointer).and_then(|origin| origin.span))
+        .unwrap_or(Span::new(spec_file, 0, 0))
+}
