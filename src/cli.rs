@@ -1,9 +1,12 @@
 //! Command-line interface: argument parsing, reading the spec, printing diagnostics, and
 //! calling the output writer.
 //!
-//! Exit codes: 0 success (warnings allowed), 1 the spec has errors, the output is stale
-//! (`--check`), or the environment failed (unreadable spec, unwritable output).
+//! Exit codes: 0 success (warnings allowed), 1 the spec has errors (or warnings, under
+//! `--deny warnings`), the output is stale (`--check`), or the environment failed (unreadable
+//! spec, unwritable output). `diff` (`cli/diff.rs`) exits like `kubectl diff`: 1 for changes
+//! with `--exit-code`, 2 on errors.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,6 +14,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use manifold::diagnostic::{self, Diagnostic};
 use manifold::pipeline::{self, Compilation, Stop};
+
+mod commit;
+mod diff;
 
 /// manifold: compile one KDL platform spec into Kustomize, Terraform and ArgoCD files.
 #[derive(Debug, Parser)]
@@ -34,6 +40,10 @@ enum Command {
         /// Output format for diagnostics.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Treat warnings as errors: `--deny warnings` exits 1 on any warning (and `compile`
+        /// writes nothing), for CI.
+        #[arg(long, value_enum, value_name = "KIND")]
+        deny: Vec<Deny>,
     },
     /// Compile a spec into an output tree.
     Compile {
@@ -48,9 +58,35 @@ enum Command {
         /// Output format for diagnostics.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Directory of templates replacing built-in ones: a `.j2` file with a built-in
+        /// template's relative path (e.g. terraform/aws/main.tf.j2) replaces it.
+        #[arg(long, value_name = "DIR")]
+        templates: Option<PathBuf>,
+        /// Treat warnings as errors: `--deny warnings` exits 1 on any warning (and `compile`
+        /// writes nothing), for CI.
+        #[arg(long, value_enum, value_name = "KIND")]
+        deny: Vec<Deny>,
     },
+    /// Show what compiling the spec would change, object by object.
+    ///
+    /// Compares with an output directory (--against) or with a git revision (--repo). Exit
+    /// codes: 0 no change (or changes without --exit-code), 1 changes with --exit-code, 2 errors.
+    Diff(diff::DiffArgs),
+    /// Write the output into a GitOps repository and commit it.
+    ///
+    /// Commits only the files manifold owns there, and only if something changed; refuses when
+    /// the output directory has uncommitted changes. Exit codes: 0 committed or nothing to
+    /// commit, 1 errors.
+    Commit(commit::CommitArgs),
     /// Print the spec's JSON Schema (draft 2020-12).
     Schema,
+}
+
+/// What `--deny` turns into errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Deny {
+    /// Every warning.
+    Warnings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -66,10 +102,11 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Init { dir } => init(dir.as_deref().unwrap_or(Path::new("."))),
-        Command::Check { spec, format } => {
+        Command::Check { spec, format, deny } => {
             let spec = spec.unwrap_or_else(default_spec);
             match compile_file(&spec, Stop::AfterChecks) {
-                Ok(compilation) => {
+                Ok(mut compilation) => {
+                    deny_diagnostics(&mut compilation, &deny);
                     print_diagnostics(&compilation, format);
                     if compilation.has_errors() {
                         ExitCode::from(1)
@@ -88,12 +125,21 @@ pub fn run() -> ExitCode {
             out,
             check,
             format,
+            templates,
+            deny,
         } => {
             let spec = spec.unwrap_or_else(default_spec);
-            let compilation = match compile_file(&spec, Stop::AfterEmit) {
+            let config = match templates.as_deref().map(read_templates).transpose() {
+                Ok(templates) => pipeline::Config {
+                    templates: templates.unwrap_or_default(),
+                },
+                Err(error) => return environment_error(&error, format),
+            };
+            let mut compilation = match compile_file_with(&spec, Stop::AfterEmit, &config) {
                 Ok(compilation) => compilation,
                 Err(error) => return environment_error(&error, format),
             };
+            deny_diagnostics(&mut compilation, &deny);
             print_diagnostics(&compilation, format);
             let Some(tree) = compilation.tree.as_ref() else {
                 return ExitCode::from(1);
@@ -104,6 +150,8 @@ pub fn run() -> ExitCode {
                 write_tree(tree, &out, format)
             }
         }
+        Command::Diff(args) => diff::run(args),
+        Command::Commit(args) => commit::run(args),
         Command::Schema => {
             let mut stdout = std::io::stdout().lock();
             let _ = stdout.write_all(manifold::spec::schema::PLATFORM_SCHEMA.as_bytes());
@@ -116,8 +164,70 @@ fn default_spec() -> PathBuf {
     PathBuf::from("platform.kdl")
 }
 
+/// Applies `--deny`: with `warnings`, every warning becomes an error (shown and counted as
+/// one) and a compilation with any keeps no tree, so nothing is written.
+fn deny_diagnostics(compilation: &mut Compilation, deny: &[Deny]) {
+    if !deny.contains(&Deny::Warnings) {
+        return;
+    }
+    for found in &mut compilation.diagnostics {
+        found.severity = diagnostic::Severity::Error;
+    }
+    if compilation.has_errors() {
+        compilation.tree = None;
+    }
+}
+
 /// Reads and compiles a spec file. Errors are about the file, not its contents.
 fn compile_file(spec: &Path, stop: Stop) -> anyhow::Result<Compilation> {
+    compile_file_with(spec, stop, &pipeline::Config::default())
+}
+
+/// Reads the `.j2` files under a `--templates` directory: relative path (with `/`) →
+/// override. Other files are ignored.
+fn read_templates(
+    dir: &Path,
+) -> anyhow::Result<BTreeMap<String, manifold::emit::TemplateOverride>> {
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "templates directory {} does not exist or is not a directory",
+            dir.display()
+        );
+    }
+    let mut templates = BTreeMap::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(|error| {
+            anyhow::anyhow!("cannot read templates directory {}: {error}", dir.display())
+        })?;
+        let path = entry.path();
+        if !entry.file_type().is_file() || path.extension().is_none_or(|ext| ext != "j2") {
+            continue;
+        }
+        let relative = path.strip_prefix(dir).unwrap_or(path);
+        let name = relative
+            .components()
+            .map(|part| part.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/");
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| anyhow::anyhow!("cannot read template {}: {error}", path.display()))?;
+        templates.insert(
+            name,
+            manifold::emit::TemplateOverride {
+                path: path.display().to_string(),
+                text,
+            },
+        );
+    }
+    Ok(templates)
+}
+
+/// Reads and compiles a spec file with `config`. Errors are about the file, not its contents.
+fn compile_file_with(
+    spec: &Path,
+    stop: Stop,
+    config: &pipeline::Config,
+) -> anyhow::Result<Compilation> {
     if spec.is_dir() {
         anyhow::bail!(
             "{} is a directory; give the spec file itself (e.g. {}/platform.kdl)",
@@ -134,7 +244,12 @@ fn compile_file(spec: &Path, stop: Stop) -> anyhow::Result<Compilation> {
             error.utf8_error().valid_up_to()
         )
     })?;
-    Ok(pipeline::compile(&spec.display().to_string(), &text, stop))
+    Ok(pipeline::compile_with(
+        &spec.display().to_string(),
+        &text,
+        stop,
+        config,
+    ))
 }
 
 fn environment_error(error: &anyhow::Error, format: Format) -> ExitCode {
@@ -207,6 +322,17 @@ fn print_diagnostics(compilation: &Compilation, format: Format) {
                     .map(|found| diagnostic::to_json(found, &compilation.sources))
                     .collect::<Vec<_>>(),
             });
+            // The QoS class of every service per target, once the spec lowered to a model.
+            let mut document = document;
+            if let (Some(platform), Some(fields)) =
+                (compilation.platform.as_ref(), document.as_object_mut())
+            {
+                fields.insert(
+                    "qos".into(),
+                    serde_json::to_value(manifold::check::platform::scaling::qos(platform))
+                        .unwrap_or_default(),
+                );
+            }
             println!(
                 "{}",
                 serde_json::to_string_pretty(&document).unwrap_or_default()

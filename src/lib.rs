@@ -4,17 +4,21 @@
 //! overlays (and, as the emitters grow, Terraform, Istio and ArgoCD files) comes out.
 //! The modules are declared in pipeline order:
 //!
-//! `source` → `syntax` → `spec` → `check` → `lower` → `model` → `emit` → `output`
+//! `source` → `syntax` → `spec` → `check` → `lower` → `model` → `emit` → `output` → `diff` →
+//! `gitops`
 //!
 //! Only `cli` (in the binary) and `output` touch the filesystem; every stage before them
-//! takes values and returns values.
+//! takes values and returns values. `diff` is pure too (two trees in, changes out); only
+//! `gitops` runs git (it writes the working tree through `output`).
 
 pub mod diagnostic;
 pub mod quantity;
 pub mod source;
 
 pub mod check;
+pub mod diff;
 pub mod emit;
+pub mod gitops;
 pub mod lower;
 pub mod model;
 pub mod output;

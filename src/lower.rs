@@ -32,6 +32,9 @@ use crate::quantity;
 use crate::spec::types::{EnvironmentSpec, ServiceBody, Text};
 use crate::spec::{SpanMap, pointer_join as join};
 
+mod argocd;
+mod terraform;
+
 /// The settings a profile (and an environment) may set.
 const PROFILE_KEYS: &[&str] = &[
     "replica-floor",
@@ -47,7 +50,7 @@ const PROFILE_KEYS: &[&str] = &[
 /// Lowers a checked spec into the model.
 pub fn lower(checked: &CheckedSpec, spec_file: &str) -> crate::model::Platform {
     let spec = &checked.spec;
-    let clouds: Vec<Cloud> = spec
+    let mut clouds: Vec<Cloud> = spec
         .clouds
         .iter()
         .filter_map(|(name, cloud)| {
@@ -55,6 +58,7 @@ pub fn lower(checked: &CheckedSpec, spec_file: &str) -> crate::model::Platform {
             Some(lower_cloud(kind, cloud))
         })
         .collect();
+    terraform::record_spans(checked, &mut clouds);
     let base = spec
         .services
         .keys()
@@ -81,6 +85,7 @@ pub fn lower(checked: &CheckedSpec, spec_file: &str) -> crate::model::Platform {
         environments,
         base,
         spec_file: spec_file.to_owned(),
+        argocd: argocd::lower(checked),
     }
 }
 
@@ -760,6 +765,7 @@ fn lower_cloud(kind: CloudKind, cloud: &crate::spec::types::CloudSpec) -> Cloud 
             .storage_class
             .clone()
             .unwrap_or_else(|| default_class.to_owned()),
+        spans: BTreeMap::new(),
         clusters: cloud
             .clusters
             .iter()
@@ -780,6 +786,9 @@ fn lower_cloud(kind: CloudKind, cloud: &crate::spec::types::CloudSpec) -> Cloud 
                     .and_then(|endpoint| endpoint.public)
                     .unwrap_or(false),
                 release_channel: cluster.release_channel.clone(),
+                public_cidrs: terraform::public_cidrs(cluster),
+                network: terraform::network(cluster),
+                spans: BTreeMap::new(),
                 node_pools: cluster
                     .node_pools
                     .iter()
@@ -800,6 +809,9 @@ fn lower_cloud(kind: CloudKind, cloud: &crate::spec::types::CloudSpec) -> Cloud 
                             spot: pool.capacity.as_deref() == Some("spot"),
                             labels: texts(&pool.labels),
                             taints,
+                            disk_size: pool.disk_size,
+                            span: None,
+                            spans: BTreeMap::new(),
                         }
                     })
                     .collect(),

@@ -64,6 +64,48 @@ pub struct Platform {
     pub base: Vec<Service>,
     /// The spec file's name, as given.
     pub spec_file: String,
+    /// Argo CD settings (used only when `repo` is declared).
+    pub argocd: ArgoCd,
+}
+
+/// Argo CD settings, resolved: what `emit::argocd` needs besides the repo and environments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgoCd {
+    /// Namespace Argo CD runs in, holding the AppProject and ApplicationSets (default `argocd`).
+    pub namespace: String,
+    /// AppProject name (default: the platform name; empty also means the platform name).
+    pub project: String,
+    /// Generator per environment name; environments not listed use [`Generator::List`].
+    pub generators: BTreeMap<String, Generator>,
+    /// Spec tokens by JSON pointer into the spec's JSON form, for diagnostics:
+    /// `/platform/name`, `/platform/argocd`, `/platform/argocd/project`, `/environments/ENV`
+    /// (the name), `/environments/ENV/argocd`, `.../generator`, `.../cluster-selector`; only
+    /// tokens present in the spec are recorded.
+    pub spans: BTreeMap<String, Span>,
+}
+
+impl Default for ArgoCd {
+    fn default() -> ArgoCd {
+        ArgoCd {
+            namespace: "argocd".to_owned(),
+            project: String::new(),
+            generators: BTreeMap::new(),
+            spans: BTreeMap::new(),
+        }
+    }
+}
+
+/// How an environment's ApplicationSet finds its clusters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Generator {
+    /// A list generator over the environment's targets, destinations by cluster name.
+    List,
+    /// A clusters generator: registered clusters carrying all of these labels (and a
+    /// `provider` label naming one of the environment's clouds).
+    Clusters {
+        /// `matchLabels`.
+        selector: BTreeMap<String, String>,
+    },
 }
 
 /// The GitOps repository.
@@ -126,6 +168,9 @@ pub struct Cloud {
     pub storage_class: String,
     /// Clusters, sorted by name.
     pub clusters: Vec<Cluster>,
+    /// Spec tokens by JSON pointer relative to the cloud: `` (the cloud's name), `/state`,
+    /// `/state/<key>`; only tokens present in the spec are recorded.
+    pub spans: BTreeMap<String, Span>,
 }
 
 /// A Kubernetes cluster.
@@ -143,6 +188,37 @@ pub struct Cluster {
     pub release_channel: Option<String>,
     /// Node pools, sorted by name.
     pub node_pools: Vec<NodePool>,
+    /// CIDRs allowed to reach a public endpoint (empty: the provider's default).
+    pub public_cidrs: Vec<String>,
+    /// Networking, as the spec's `network` node says.
+    pub network: Network,
+    /// Spec tokens by JSON pointer relative to the cluster: `` (the cluster's name),
+    /// `/kubernetes`, `/endpoint`, `/endpoint/public`, `/network`, `/network/<key>`,
+    /// `/release-channel`; only tokens present in the spec are recorded.
+    pub spans: BTreeMap<String, Span>,
+}
+
+/// A cluster's network, verbatim from the spec (`None`: not set).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Network {
+    /// Create the network (`None`: create unless an existing one is named).
+    pub create: Option<bool>,
+    /// Address range of a created network.
+    pub cidr: Option<String>,
+    /// An existing AWS VPC.
+    pub vpc_id: Option<String>,
+    /// Existing subnets (AWS subnet ids, or one Azure subnet id).
+    pub subnet_ids: Vec<String>,
+    /// Number of zones (AWS).
+    pub zones: Option<u32>,
+    /// GCP network name.
+    pub name: Option<String>,
+    /// GCP subnetwork name.
+    pub subnetwork: Option<String>,
+    /// AKS network plugin.
+    pub plugin: Option<String>,
+    /// AKS network policy.
+    pub policy: Option<String>,
 }
 
 /// A node pool.
@@ -164,6 +240,13 @@ pub struct NodePool {
     pub labels: BTreeMap<String, String>,
     /// Taints as `key=value:Effect`.
     pub taints: Vec<String>,
+    /// OS disk size in GiB.
+    pub disk_size: Option<u32>,
+    /// The node pool's name token in the spec.
+    pub span: Option<Span>,
+    /// Further spec tokens: `/min`, `/max`, `/desired`, `/capacity`, `/disk-size`, and
+    /// `/taints/<i>` for `taints[i]` above; only tokens present in the spec.
+    pub spans: BTreeMap<String, Span>,
 }
 
 /// A resolved environment.

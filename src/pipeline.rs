@@ -4,7 +4,10 @@
 //! and, when there was no error, the model and the output tree.
 //! Invariant: no I/O here; the caller decides whether to print, write or compare.
 
+use std::collections::BTreeMap;
+
 use crate::diagnostic::{self, Diagnostic};
+use crate::emit::templates::{self, TemplateOverride};
 use crate::model::Platform;
 use crate::output::Tree;
 use crate::source::{FileId, Sources};
@@ -40,8 +43,22 @@ pub enum Stop {
     AfterEmit,
 }
 
-/// Compiles a spec held in memory.
+/// Settings of a compilation besides the spec.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Config {
+    /// The user's template overrides (`manifold compile --templates DIR`), keyed by the
+    /// built-in template's path relative to `templates/` (`terraform/aws/main.tf.j2`).
+    pub templates: BTreeMap<String, TemplateOverride>,
+}
+
+/// Compiles a spec held in memory with the built-in templates.
 pub fn compile(name: &str, text: &str, stop: Stop) -> Compilation {
+    compile_with(name, text, stop, &Config::default())
+}
+
+/// Compiles a spec held in memory. A template override that replaces no built-in template,
+/// or that fails to parse or render, is an error diagnostic in that template.
+pub fn compile_with(name: &str, text: &str, stop: Stop, config: &Config) -> Compilation {
     let mut sources = Sources::new();
     let file = sources.add(name, text);
     let mut compilation = Compilation {
@@ -82,7 +99,26 @@ pub fn compile(name: &str, text: &str, stop: Stop) -> Compilation {
         return compilation;
     }
     if stop == Stop::AfterEmit {
-        compilation.tree = Some(crate::emit::emit(&platform));
+        let mut unknown: Vec<Diagnostic> = config
+            .templates
+            .iter()
+            .filter(|(name, _)| !templates::is_builtin(name))
+            .map(|(name, found)| templates::unknown(name, found, &mut compilation.sources))
+            .collect();
+        if !unknown.is_empty() {
+            compilation.diagnostics.append(&mut unknown);
+            compilation.platform = Some(platform);
+            return compilation;
+        }
+        let options = crate::emit::Options {
+            templates: config.templates.clone(),
+        };
+        match crate::emit::emit_with(&platform, &options) {
+            Ok(tree) => compilation.tree = Some(tree),
+            Err(error) => compilation
+                .diagnostics
+                .push(templates::diagnostic(&error, &mut compilation.sources)),
+        }
     }
     compilation.platform = Some(platform);
     compilation

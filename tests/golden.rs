@@ -11,11 +11,8 @@ fn render_tree(spec: &str) -> String {
         "{spec} has errors: {:?}",
         compilation.diagnostics
     );
-    assert!(
-        compilation.diagnostics.is_empty(),
-        "{spec} has warnings: {:?}",
-        compilation.diagnostics
-    );
+    // Warnings are allowed: both examples autoscale on custom metrics, which earns a
+    // `manifold::scaling::metrics-adapter` note; tests/scaling.rs snapshots the warnings.
     let tree = compilation.tree.expect("a tree");
     let mut out = String::new();
     for (path, bytes) in tree.files() {

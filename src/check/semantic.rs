@@ -124,6 +124,16 @@ impl Checker<'_> {
             }
         }
         self.labels(&spec.platform.labels, "/platform/labels");
+        if let Some(argocd) = &spec.platform.argocd {
+            for (value, field, what) in [
+                (&argocd.project, "project", "Argo CD project name"),
+                (&argocd.namespace, "namespace", "Argo CD namespace"),
+            ] {
+                if let Some(value) = value {
+                    self.dns_label(value, &format!("/platform/argocd/{field}"), what);
+                }
+            }
+        }
     }
 
     fn dns_label(&mut self, name: &str, pointer: &str, what: &str) {
@@ -366,6 +376,14 @@ impl Checker<'_> {
                 self.quantities(limit_range, &join(&pointer, "limit-range"));
             }
             self.labels(&env.labels, &join(&pointer, "labels"));
+            if let Some(selector) = env
+                .argocd
+                .as_ref()
+                .and_then(|a| a.cluster_selector.as_ref())
+            {
+                let selector_pointer = join(&join(&pointer, "argocd"), "cluster-selector");
+                self.labels(selector, &selector_pointer);
+            }
         }
     }
 

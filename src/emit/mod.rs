@@ -5,8 +5,13 @@
 //! Invariant: output bytes depend only on the model; every map is ordered, nothing reads the
 //! clock, the environment or the machine.
 
+pub mod argocd;
+pub mod istio;
 pub mod kustomize;
 pub mod readme;
+pub mod scaling;
+pub mod templates;
+pub mod terraform;
 pub mod yaml;
 
 use std::collections::BTreeMap;
@@ -17,19 +22,44 @@ use crate::output::Tree;
 /// Files produced by one emitter: relative path → contents.
 pub type Files = BTreeMap<String, String>;
 
+pub use templates::{Options, TemplateError, TemplateOverride};
+
+/// [`emit_with`] with the built-in templates, which always render: on the impossible
+/// template failure this returns an empty tree (callers that take user templates use
+/// [`emit_with`] and report the error).
+pub fn emit(platform: &Platform) -> Tree {
+    emit_with(platform, &Options::default()).unwrap_or_default()
+}
+
 /// Runs every emitter and collects their files into one tree.
 ///
 /// Emitters of objects that live in the Kustomize overlays (scaling, network policies,
 /// routing) run first and return files under `kubernetes/overlays/<env>/<cloud>/`; the
 /// Kustomize emitter then lists them in each overlay's `resources`. Other families write
 /// their own directories.
-pub fn emit(platform: &Platform) -> Tree {
+///
+/// Fails only when a template (a user's override, with `options`) does not parse or render.
+pub fn emit_with(platform: &Platform, options: &Options) -> Result<Tree, TemplateError> {
     let mut tree = Tree::new();
-    let overlay_extras = Files::new();
+    let mut overlay_extras = Files::new();
+    overlay_extras.extend(istio::emit(platform));
+    overlay_extras.extend(scaling::emit(platform));
+    argocd::add_sync_waves(&mut overlay_extras); // policies before workloads
     for (path, contents) in kustomize::emit(platform, &overlay_extras) {
+        tree.insert(path, contents);
+    }
+    // Argo CD reads the Kustomize tree (kinds for its whitelists; every path must exist).
+    for (path, contents) in argocd::emit(platform, &tree) {
+        tree.insert(path, contents);
+    }
+    debug_assert!(
+        argocd::plan(platform).is_none_or(|plan| argocd::missing_overlays(&plan, &tree).is_empty()),
+        "an ApplicationSet points at an overlay directory that was not emitted"
+    );
+    for (path, contents) in terraform::emit(platform, options)? {
         tree.insert(path, contents);
     }
     let readme = readme::emit(platform, &tree);
     tree.insert("README.md", readme);
-    tree
+    Ok(tree)
 }

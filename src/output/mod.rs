@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 mod manifest;
 mod write;
 
-pub use manifest::{MANIFEST_PATH, Manifest};
+pub use manifest::{GITIGNORE, GITIGNORE_PATH, MANIFEST_PATH, Manifest};
 pub use write::{Drift, DriftKind, WriteReport, check, write};
 
 /// A complete, rendered output tree: relative `/`-separated paths to file contents.

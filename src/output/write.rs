@@ -14,7 +14,8 @@
 //!   because of those deletions; `out` itself is never removed.
 //! - **Minimal writes.** Only files whose bytes differ from the disk are rewritten; unchanged
 //!   files keep their modification time. When nothing differs and the manifest is already
-//!   identical, nothing at all is written.
+//!   identical, nothing at all is written (but `.manifold/.gitignore`, which keeps the lock,
+//!   the journal and the staging area out of git, is restored if it is missing or changed).
 //! - **Exclusion.** [`write`] holds an exclusive lock on `.manifold/lock` (taken with
 //!   [`File::try_lock`], never waited for) for its whole run; [`check`] holds a shared one, so it
 //!   never reads a half-written tree. A held lock is an immediate error.
@@ -47,7 +48,9 @@ use anyhow::{Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
 use super::Tree;
-use super::manifest::{MANIFEST_PATH, Manifest, STATE_DIR, validate_path};
+use super::manifest::{
+    GITIGNORE, GITIGNORE_PATH, MANIFEST_PATH, Manifest, STATE_DIR, validate_path,
+};
 
 /// What [`write`] did. Every list is sorted.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -109,6 +112,7 @@ pub fn write(tree: &Tree, out: &Path) -> Result<WriteReport> {
     let lock = open_lock(out)?;
     lock_exclusive(&lock, out)?;
     recover(out)?;
+    ensure_gitignore(out)?;
 
     let (old, old_bytes) = load_manifest(out)?;
     let plan = plan_write(tree, &old, out)?;
@@ -545,6 +549,19 @@ fn apply(out: &Path, journal: &Journal) -> Result<()> {
         }
     }
     write_atomic(&join_rel(out, MANIFEST_PATH), journal.manifest.as_bytes())
+}
+
+/// Writes `.manifold/.gitignore` unless it already holds exactly [`GITIGNORE`], so that
+/// `git add` of an output directory takes the manifest and leaves the lock, the journal and the
+/// staging area out.
+fn ensure_gitignore(out: &Path) -> Result<()> {
+    let path = join_rel(out, GITIGNORE_PATH);
+    match fs::read(&path) {
+        Ok(bytes) if bytes == GITIGNORE.as_bytes() => Ok(()),
+        Ok(_) => write_atomic(&path, GITIGNORE.as_bytes()),
+        Err(err) if is_absent(&err) => write_atomic(&path, GITIGNORE.as_bytes()),
+        Err(err) => Err(io_error("read", &path, &err)),
+    }
 }
 
 /// Removes the journal (the write is complete from here on), then the staging area.

@@ -71,6 +71,28 @@ pub struct PlatformSpec {
     pub annotations: BTreeMap<String, Text>,
     /// Registry prefixed to relative image names.
     pub registry: Option<String>,
+    /// `argocd namespace=... project=...`.
+    pub argocd: Option<ArgoCdSpec>,
+}
+
+/// `argocd namespace=... project=...` in `platform`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ArgoCdSpec {
+    /// Namespace of Argo CD (AppProject and ApplicationSets).
+    pub namespace: Option<String>,
+    /// AppProject name.
+    pub project: Option<String>,
+}
+
+/// `argocd generator=... { cluster-selector k=v }` in an environment.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct EnvironmentArgoCdSpec {
+    /// `list` or `clusters`.
+    pub generator: Option<String>,
+    /// Labels the clusters generator selects registered clusters by.
+    pub cluster_selector: Option<BTreeMap<String, Text>>,
 }
 
 /// `repo URL branch=... path=...`.
@@ -319,6 +341,8 @@ pub struct EnvironmentSpec {
     pub limit_range: Option<BTreeMap<String, Text>>,
     /// Velero backup schedule.
     pub backup: Option<BackupSpec>,
+    /// How Argo CD finds this environment's clusters.
+    pub argocd: Option<EnvironmentArgoCdSpec>,
     /// Extra labels for this environment.
     #[serde(default)]
     pub labels: BTreeMap<String, Text>,

@@ -30,7 +30,7 @@
 
 mod overlay;
 mod patch;
-mod workload;
+pub(crate) mod workload;
 
 #[cfg(test)]
 pub(crate) mod tests;

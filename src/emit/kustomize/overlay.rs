@@ -24,6 +24,9 @@
 //!   `kind` and `metadata.name`, which is how kustomize matches a strategic-merge patch. A
 //!   `target:` selector is deliberately not written: kustomize (5.5) then ignores the `null`
 //!   deletion directives under `metadata` (a removed label came out as the string `"null"`).
+//! - Argo CD sync waves (`argocd.argoproj.io/sync-wave`): the Namespace is wave `-2`, the
+//!   ResourceQuota and LimitRange `-1` (constants in [`crate::emit::argocd`]); workloads stay
+//!   in wave 0, so the namespace and its guardrails exist before any pod is admitted.
 //! - Image changes go through kustomize's `images:` field (name = the base's repository),
 //!   never through patches.
 //! - A target service without a base (the model guarantees there is none) is left out rather
@@ -35,6 +38,7 @@ use super::patch::diff_object;
 use super::workload::{self, Object};
 use super::{KUSTOMIZE_API_VERSION, string_map, yaml_file};
 use crate::emit::Files;
+use crate::emit::argocd::{SYNC_WAVE, WAVE_GUARDRAILS, WAVE_NAMESPACE};
 use crate::model::{Environment, Image, LimitRange, Platform, Service, Target};
 
 /// Adds the files of one target's overlay to `files`. `extras` holds objects other emitters
@@ -64,10 +68,13 @@ pub fn emit(
             continue;
         };
         resources.push(format!("../../../base/{}", service.name).into());
-        if let Some(image) = image_override(&base.image, &service.image) {
+        // A service with versions that run other images (Istio canaries) carries its image
+        // change in its patch: an `images:` entry would retag those versions' Deployments too.
+        let retag = crate::emit::istio::view::variants(service).is_empty();
+        if retag && let Some(image) = image_override(&base.image, &service.image) {
             images.push(image);
         }
-        for (path, patch) in patches_of(base, service) {
+        for (path, patch) in patches_of(base, service, retag) {
             files.insert(format!("{dir}/{path}"), yaml_file(&patch));
             patches.push(json!({ "path": path }));
         }
@@ -154,13 +161,16 @@ fn image_override(base: &Image, target: &Image) -> Option<Value> {
     Some(entry.into())
 }
 
-/// The patches of one service: (path in the overlay, patch).
-fn patches_of(base: &Service, service: &Service) -> Vec<(String, Value)> {
+/// The patches of one service: (path in the overlay, patch). With `retag`, image changes are
+/// left out (the overlay's `images:` field carries them).
+fn patches_of(base: &Service, service: &Service, retag: bool) -> Vec<(String, Value)> {
     let base_objects = workload::objects(base);
     let mut target_objects = workload::objects(service);
     let base_image = base.image.reference();
     for object in &mut target_objects {
-        keep_image(&mut object.value, &base_image);
+        if retag {
+            keep_image(&mut object.value, &base_image);
+        }
     }
     let mut patches = Vec::new();
     for base_object in &base_objects {
@@ -223,7 +233,8 @@ fn namespace(environment: &Environment) -> Value {
     json!({
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": { "name": environment.namespace, "labels": labels },
+        "metadata": { "name": environment.namespace, "labels": labels,
+            "annotations": { SYNC_WAVE: WAVE_NAMESPACE } },
     })
 }
 
@@ -231,7 +242,8 @@ fn resource_quota(environment: &Environment) -> Value {
     json!({
         "apiVersion": "v1",
         "kind": "ResourceQuota",
-        "metadata": { "name": format!("{}-quota", environment.name) },
+        "metadata": { "name": format!("{}-quota", environment.name),
+            "annotations": { SYNC_WAVE: WAVE_GUARDRAILS } },
         "spec": { "hard": string_map(&environment.quota) },
     })
 }
@@ -240,7 +252,8 @@ fn limit_range_object(environment: &Environment, items: Vec<Value>) -> Value {
     json!({
         "apiVersion": "v1",
         "kind": "LimitRange",
-        "metadata": { "name": format!("{}-limits", environment.name) },
+        "metadata": { "name": format!("{}-limits", environment.name),
+            "annotations": { SYNC_WAVE: WAVE_GUARDRAILS } },
         "spec": { "limits": items },
     })
 }

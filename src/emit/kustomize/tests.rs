@@ -244,6 +244,7 @@ pub(crate) fn fixture() -> Platform {
         environments: vec![dev, prod],
         base,
         spec_file: "platform.kdl".into(),
+        argocd: crate::model::ArgoCd::default(),
     }
 }
 

@@ -220,7 +220,15 @@ fn insert_replicas(spec: &mut Map<String, Value>, replicas: &Replicas) {
 
 fn pod_template(service: &Service) -> Value {
     let mut metadata = Map::new();
-    metadata.insert("labels".into(), labels(service).into());
+    let mut labels = labels(service);
+    // The mesh's subsets select versions by this label (see `crate::emit::istio`).
+    if let Some(version) = crate::emit::istio::view::primary_version(service) {
+        labels.insert(
+            crate::emit::istio::view::VERSION_LABEL.into(),
+            version.into(),
+        );
+    }
+    metadata.insert("labels".into(), labels.into());
     if !service.annotations.is_empty() {
         metadata.insert("annotations".into(), string_map(&service.annotations));
     }

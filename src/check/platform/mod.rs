@@ -7,14 +7,23 @@
 //! Invariant: these rules never modify the model; one module per concern, each exposing
 //! `check(&Platform) -> Vec<Diagnostic>`.
 
+pub mod argocd;
+pub mod instances;
+pub mod mesh;
+pub mod scaling;
+pub mod terraform;
+
 use crate::diagnostic::Diagnostic;
 use crate::model::Platform;
 use crate::source::{FileId, Span};
 
 /// Runs every model-level rule.
 pub fn check(platform: &Platform, spec_file: FileId) -> Vec<Diagnostic> {
-    let diagnostics = Vec::new();
-    let _ = (platform, spec_file);
+    let mut diagnostics = Vec::new();
+    diagnostics.extend(mesh::check(platform, spec_file));
+    diagnostics.extend(scaling::check(platform, spec_file));
+    diagnostics.extend(argocd::check(platform, spec_file));
+    diagnostics.extend(terraform::check(platform, spec_file));
     diagnostics
 }
 

@@ -1,0 +1,182 @@
+//! Mesh security: the namespace's PeerAuthentication, the allow-nothing default and one
+//! ALLOW AuthorizationPolicy per service that something may reach.
+//!
+//! Consumes: the environment (namespace, mTLS mode), the target's services (`calls`, the
+//! routes of exposed services). Produces: `security.istio.io/v1` objects.
+//! Invariants: every allowed source is a declared dependency (`calls`), the ingress gateway
+//! for a port a route sends to, or the KEDA operator for a service a `queue` trigger reads
+//! (`address`/`host`/`server` naming it); nothing else is allowed. Principals and ports are
+//! sorted, so the output does not depend on declaration order.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value, json};
+
+use super::view;
+use super::{ALLOW_NOTHING, INGRESS_PRINCIPAL, KEDA_PRINCIPAL, SECURITY, metadata};
+use crate::emit::kustomize::workload;
+use crate::model::{Environment, Service, Target};
+
+/// The namespace-wide PeerAuthentication (`default`): STRICT, PERMISSIVE or DISABLE.
+pub fn peer_authentication(environment: &Environment) -> Value {
+    let mode = match environment.mesh.mtls.as_str() {
+        "permissive" => "PERMISSIVE",
+        "disable" => "DISABLE",
+        _ => "STRICT",
+    };
+    json!({
+        "apiVersion": SECURITY,
+        "kind": "PeerAuthentication",
+        "metadata": metadata("default", None),
+        "spec": { "mtls": { "mode": mode } },
+    })
+}
+
+/// The allow-nothing policy: an AuthorizationPolicy with an empty spec selects every workload
+/// of the namespace and, having no rule, allows nothing that another policy does not allow.
+pub fn allow_nothing() -> Value {
+    json!({
+        "apiVersion": SECURITY,
+        "kind": "AuthorizationPolicy",
+        "metadata": metadata(ALLOW_NOTHING, None),
+        "spec": {},
+    })
+}
+
+/// The SPIFFE principal of a service's account in a namespace.
+pub fn principal(namespace: &str, service: &str) -> String {
+    format!("cluster.local/ns/{namespace}/sa/{service}")
+}
+
+/// The ALLOW policy of a service: its callers to every port, the ingress gateway to the
+/// ports routes send to. `None` when nothing may reach it.
+pub fn service_policy(
+    environment: &Environment,
+    target: &Target,
+    service: &Service,
+) -> Option<Value> {
+    if service.ports.is_empty() {
+        return None;
+    }
+    let mut rules = Vec::new();
+    let callers: BTreeSet<String> = super::callers(target, &service.name)
+        .into_iter()
+        .map(|caller| principal(&environment.namespace, &caller.name))
+        .collect();
+    if !callers.is_empty() {
+        let ports: BTreeSet<u16> = service.ports.iter().map(|port| port.port).collect();
+        rules.push(rule(callers.into_iter().collect(), &ports));
+    }
+    let gateway_ports = gateway_ports(target, service);
+    if !gateway_ports.is_empty() {
+        rules.push(rule(vec![INGRESS_PRINCIPAL.to_owned()], &gateway_ports));
+    }
+    if scaled_on(environment, target, service) {
+        let ports: BTreeSet<u16> = service.ports.iter().map(|port| port.port).collect();
+        rules.push(rule(vec![KEDA_PRINCIPAL.to_owned()], &ports));
+    }
+    if rules.is_empty() {
+        return None;
+    }
+    let mut spec = Map::new();
+    spec.insert(
+        "selector".into(),
+        json!({ "matchLabels": workload::selector(service) }),
+    );
+    spec.insert("action".into(), "ALLOW".into());
+    spec.insert("rules".into(), rules.into());
+    Some(json!({
+        "apiVersion": SECURITY,
+        "kind": "AuthorizationPolicy",
+        "metadata": metadata(&service.name, Some(&service.name)),
+        "spec": spec,
+    }))
+}
+
+/// Whether a KEDA trigger of a service in the target reads from `service` (its `address`,
+/// `host` or `server` names the service, in this namespace): the KEDA operator then connects
+/// to it and must be allowed.
+pub fn scaled_on(environment: &Environment, target: &Target, service: &Service) -> bool {
+    target.services.iter().any(|scaled| {
+        let Some(Value::Array(queues)) = scaled
+            .autoscale
+            .as_ref()
+            .and_then(|autoscale| autoscale.get("queue"))
+        else {
+            return false;
+        };
+        queues.iter().any(|queue| {
+            ["address", "host", "server"].iter().any(|key| {
+                queue
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .and_then(host_of)
+                    .is_some_and(|host| names_service(&host, &service.name, &environment.namespace))
+            })
+        })
+    })
+}
+
+/// The host of an address: `redis.ns.svc:6379`, `http://prometheus:9090/x`,
+/// `amqp://user@rabbitmq:5672/vhost` → `redis.ns.svc`, `prometheus`, `rabbitmq`.
+fn host_of(address: &str) -> Option<String> {
+    let rest = address.split_once("://").map_or(address, |(_, rest)| rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, rest)| rest);
+    let host = rest.split(['/', ':', '?']).next()?.trim();
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+/// Whether `host` is the in-cluster name of `service` in `namespace`.
+fn names_service(host: &str, service: &str, namespace: &str) -> bool {
+    let host = host.trim_end_matches('.');
+    [
+        service.to_owned(),
+        format!("{service}.{namespace}"),
+        format!("{service}.{namespace}.svc"),
+        format!("{service}.{namespace}.svc.cluster.local"),
+    ]
+    .contains(&host.to_owned())
+}
+
+fn rule(principals: Vec<String>, ports: &BTreeSet<u16>) -> Value {
+    let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+    json!({
+        "from": [{ "source": { "principals": principals } }],
+        "to": [{ "operation": { "ports": ports } }],
+    })
+}
+
+/// The container ports of `service` that the ingress gateway sends requests (or mirrored
+/// requests) to, through the routes of every exposed service of the target.
+pub fn gateway_ports(target: &Target, service: &Service) -> BTreeSet<u16> {
+    let mut ports = BTreeSet::new();
+    for exposing in &target.services {
+        let Some(expose) = view::expose(exposing).filter(|expose| expose.host.is_some()) else {
+            continue;
+        };
+        for route in &expose.routes {
+            let destination = super::routing::route_destination(target, exposing, &expose, route);
+            let mut destination_port = None;
+            if let Some((destination, selector)) = &destination {
+                destination_port = view::find_port(destination, selector.as_ref()).ok();
+                if destination.name == service.name
+                    && let Some(port) = destination_port
+                {
+                    ports.insert(port.port);
+                }
+            }
+            if let Some((mirror, _)) = route.mirror_target()
+                && mirror == service.name
+            {
+                let port = match destination {
+                    Some((destination, _)) if destination.name == mirror => destination_port,
+                    _ => view::find_port(service, None).ok(),
+                };
+                if let Some(port) = port {
+                    ports.insert(port.port);
+                }
+            }
+        }
+    }
+    ports
+}

@@ -1,0 +1,255 @@
+//! The `networking.k8s.io/v1` NetworkPolicies of one target (decisions in [`super`]).
+//!
+//! Consumes: the platform (for the aws region KEDA contexts carry), an environment and one of
+//! its targets. Produces: (object name, object) pairs: `default-deny`, `allow-dns`,
+//! `allow-mesh` (sidecar or ambient mesh) and one `<service>-allow` per service that talks to
+//! or is reached by something; nothing when the environment's default-deny is off.
+
+use serde_json::{Map, Value, json};
+
+use super::keda;
+use super::plan::{self, Scaler};
+use crate::model::{Environment, Platform, Port, Service, Target};
+
+/// The namespace KEDA's operator runs in (its documented install namespace).
+pub const KEDA_NAMESPACE: &str = "keda";
+/// The namespace of istiod and the Istio ingress gateway.
+pub const ISTIO_NAMESPACE: &str = "istio-system";
+
+/// The NetworkPolicies of a target.
+pub fn objects(
+    platform: &Platform,
+    environment: &Environment,
+    target: &Target,
+) -> Vec<(String, Value)> {
+    if !environment.default_deny {
+        return Vec::new();
+    }
+    let mut policies = vec![
+        (
+            "default-deny".to_owned(),
+            policy(
+                "default-deny",
+                json!({}),
+                &["Ingress", "Egress"],
+                Vec::new(),
+                Vec::new(),
+            ),
+        ),
+        ("allow-dns".to_owned(), allow_dns()),
+    ];
+    if let Some(mesh) = allow_mesh(&environment.mesh.mode) {
+        policies.push(("allow-mesh".to_owned(), mesh));
+    }
+    let context = keda::Context::new(platform, environment, target);
+    let read_by_keda: Vec<String> = target
+        .services
+        .iter()
+        .filter_map(plan::autoscale)
+        .filter(|autoscale| autoscale.scaler() == Scaler::Keda)
+        .flat_map(|autoscale| keda::services_read(&autoscale, &context))
+        .collect();
+    for service in &target.services {
+        let name = format!("{}-allow", service.name);
+        if let Some(policy) = service_policy(&name, service, target, &read_by_keda) {
+            policies.push((name, policy));
+        }
+    }
+    policies
+}
+
+fn policy(
+    name: &str,
+    pod_selector: Value,
+    types: &[&str],
+    ingress: Vec<Value>,
+    egress: Vec<Value>,
+) -> Value {
+    let mut spec = Map::new();
+    spec.insert("podSelector".into(), pod_selector);
+    spec.insert("policyTypes".into(), json!(types));
+    if !ingress.is_empty() {
+        spec.insert("ingress".into(), ingress.into());
+    }
+    if !egress.is_empty() {
+        spec.insert("egress".into(), egress.into());
+    }
+    json!({
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": { "name": name,
+            "labels": { "app.kubernetes.io/managed-by": "manifold" } },
+        "spec": spec,
+    })
+}
+
+fn namespace_peer(namespace: &str, pods: Option<Value>) -> Value {
+    let mut peer = Map::new();
+    peer.insert(
+        "namespaceSelector".into(),
+        json!({ "matchLabels": { "kubernetes.io/metadata.name": namespace } }),
+    );
+    if let Some(pods) = pods {
+        peer.insert("podSelector".into(), json!({ "matchLabels": pods }));
+    }
+    peer.into()
+}
+
+fn allow_dns() -> Value {
+    let egress = json!({
+        "to": [namespace_peer("kube-system", Some(json!({ "k8s-app": "kube-dns" })))],
+        "ports": [{ "protocol": "UDP", "port": 53 }, { "protocol": "TCP", "port": 53 }],
+    });
+    policy(
+        "allow-dns",
+        json!({}),
+        &["Egress"],
+        Vec::new(),
+        vec![egress],
+    )
+}
+
+fn allow_mesh(mode: &str) -> Option<Value> {
+    match mode {
+        "sidecar" => {
+            let egress = json!({
+                "to": [namespace_peer(ISTIO_NAMESPACE, Some(json!({ "app": "istiod" })))],
+                "ports": [{ "protocol": "TCP", "port": 15012 }],
+            });
+            Some(policy(
+                "allow-mesh",
+                json!({}),
+                &["Egress"],
+                Vec::new(),
+                vec![egress],
+            ))
+        }
+        "ambient" => {
+            let hbone = json!({ "ports": [{ "protocol": "TCP", "port": 15008 }] });
+            let probes = json!({ "from": [{ "ipBlock": { "cidr": "169.254.7.127/32" } }] });
+            Some(policy(
+                "allow-mesh",
+                json!({}),
+                &["Ingress"],
+                vec![hbone, probes],
+                Vec::new(),
+            ))
+        }
+        _ => None,
+    }
+}
+
+fn service_policy(
+    name: &str,
+    service: &Service,
+    target: &Target,
+    read_by_keda: &[String],
+) -> Option<Value> {
+    let own_ports = ports(&service.ports);
+    let mut ingress = Vec::new();
+    if !service.ports.is_empty() {
+        if let Some(exposed) = exposed_ports(service) {
+            ingress.push(json!({
+                "from": [namespace_peer(ISTIO_NAMESPACE, Some(json!({ "istio": "ingressgateway" })))],
+                "ports": exposed,
+            }));
+        }
+        let mut callers: Vec<&Service> = target
+            .services
+            .iter()
+            .filter(|caller| caller.calls.iter().any(|callee| callee == &service.name))
+            .collect();
+        callers.sort_by(|a, b| a.name.cmp(&b.name));
+        callers.dedup_by(|a, b| a.name == b.name);
+        if !callers.is_empty() {
+            let peers: Vec<Value> = callers
+                .iter()
+                .map(|caller| json!({ "podSelector": { "matchLabels": super::selector(caller) } }))
+                .collect();
+            ingress.push(json!({ "from": peers, "ports": own_ports }));
+        }
+        if read_by_keda.iter().any(|read| read == &service.name) {
+            ingress.push(json!({ "from": [namespace_peer(KEDA_NAMESPACE, None)],
+                "ports": own_ports }));
+        }
+        if service.kind == crate::model::WorkloadKind::Stateful {
+            ingress.push(json!({
+                "from": [{ "podSelector": { "matchLabels": super::selector(service) } }],
+                "ports": own_ports,
+            }));
+        }
+    }
+    let mut callees: Vec<&Service> = service
+        .calls
+        .iter()
+        .filter_map(|callee| super::find(target, callee))
+        .filter(|callee| !callee.ports.is_empty())
+        .collect();
+    callees.sort_by(|a, b| a.name.cmp(&b.name));
+    callees.dedup_by(|a, b| a.name == b.name);
+    let egress: Vec<Value> = callees
+        .iter()
+        .map(|callee| {
+            json!({
+                "to": [{ "podSelector": { "matchLabels": super::selector(callee) } }],
+                "ports": ports(&callee.ports),
+            })
+        })
+        .collect();
+    if ingress.is_empty() && egress.is_empty() {
+        return None;
+    }
+    let mut types = Vec::new();
+    if !ingress.is_empty() {
+        types.push("Ingress");
+    }
+    if !egress.is_empty() {
+        types.push("Egress");
+    }
+    let mut object = policy(
+        name,
+        json!({ "matchLabels": super::selector(service) }),
+        &types,
+        ingress,
+        egress,
+    );
+    if let Some(metadata) = object.get_mut("metadata") {
+        metadata["labels"] = super::labels(service).into();
+    }
+    Some(object)
+}
+
+fn ports(ports: &[Port]) -> Vec<Value> {
+    ports
+        .iter()
+        .map(|port| json!({ "protocol": port.protocol, "port": port.port }))
+        .collect()
+}
+
+/// The container ports the ingress gateway may reach: the `expose` port (a name, a container
+/// port or a Service port), else every port; `None` when the service is not exposed.
+fn exposed_ports(service: &Service) -> Option<Vec<Value>> {
+    let expose = service.expose.as_ref()?;
+    let chosen: Vec<Port> = match expose.get("port") {
+        Some(wanted) => {
+            let wanted = plan::text(wanted);
+            service
+                .ports
+                .iter()
+                .filter(|port| {
+                    port.name == wanted
+                        || port.port.to_string() == wanted
+                        || port.service_port.to_string() == wanted
+                })
+                .take(1)
+                .cloned()
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    if chosen.is_empty() {
+        Some(ports(&service.ports))
+    } else {
+        Some(ports(&chosen))
+    }
+}
