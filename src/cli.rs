@@ -253,28 +253,36 @@ fn compile_file_with(
 }
 
 fn environment_error(error: &anyhow::Error, format: Format) -> ExitCode {
+    fail(
+        error,
+        format,
+        "manifold::cli::io",
+        "check the path and permissions",
+    )
+}
+
+/// Reports an error that is not about the spec's contents (a file, a lock, a repository) in
+/// the chosen format and returns exit code 1.
+fn fail(error: &anyhow::Error, format: Format, code: &str, help: &str) -> ExitCode {
     match format {
-        Format::Text => eprintln!("error[manifold::cli::io]: {error:#}"),
+        Format::Text => eprintln!("error[{code}]: {error:#}"),
         Format::Json => {
             let document = serde_json::json!({
                 "ok": false,
                 "errors": 1,
                 "warnings": 0,
                 "diagnostics": [{
-                    "code": "manifold::cli::io",
+                    "code": code,
                     "severity": "error",
                     "message": format!("{error:#}"),
                     "file": null,
                     "line": null,
                     "column": null,
                     "label": "",
-                    "help": "check the path and permissions",
+                    "help": help,
                 }],
             });
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&document).unwrap_or_default()
-            );
+            println!("{document:#}");
         }
     }
     ExitCode::from(1)

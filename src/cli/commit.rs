@@ -141,26 +141,10 @@ pub(super) fn run(args: CommitArgs) -> ExitCode {
 
 /// A repository, working-tree or push failure: exit 1.
 fn git_error(error: &anyhow::Error, format: Format) -> ExitCode {
-    match format {
-        Format::Text => eprintln!("error[manifold::cli::git]: {error:#}"),
-        Format::Json => {
-            let document = serde_json::json!({
-                "ok": false,
-                "errors": 1,
-                "warnings": 0,
-                "diagnostics": [{
-                    "code": "manifold::cli::git",
-                    "severity": "error",
-                    "message": format!("{error:#}"),
-                    "file": null,
-                    "line": null,
-                    "column": null,
-                    "label": "",
-                    "help": "see the message: it names the files or the remote involved",
-                }],
-            });
-            println!("{document:#}");
-        }
-    }
-    ExitCode::from(1)
+    super::fail(
+        error,
+        format,
+        "manifold::cli::git",
+        "see the message: it names the files or the remote involved",
+    )
 }
