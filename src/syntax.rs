@@ -27,6 +27,11 @@ pub fn parse(file: FileId, text: &str) -> Result<KdlDocument, Vec<Diagnostic>> {
             .with_help("start from `manifold init`, which writes a commented starter platform.kdl"),
         ]);
     }
+    // issue 10: the `kdl` parser is recursive, so 10,000 nested `{` (or `/*`) overflowed the
+    // stack and aborted the process (found by hand and by fuzzing). Refuse such text first.
+    if let Some(too_deep) = check_depth(file, text) {
+        return Err(vec![too_deep]);
+    }
     match KdlDocument::parse_v2(text) {
         Ok(document) if document.nodes().is_empty() => Err(vec![
             Diagnostic::error(
@@ -81,6 +86,101 @@ pub fn parse(file: FileId, text: &str) -> Result<KdlDocument, Vec<Diagnostic>> {
             Err(diagnostics)
         }
     }
+}
+
+/// Diagnostic code for blocks or block comments nested deeper than [`MAX_DEPTH`].
+pub const TOO_DEEP: &str = "manifold::syntax::too-deep";
+
+/// The deepest nesting of `{ }` blocks (and, separately, of `/* */` comments) a spec may
+/// have. Real specs need about 5 levels; the limit keeps the `kdl` crate's recursive parser
+/// far from the bottom of even a 2 MiB thread stack.
+pub const MAX_DEPTH: usize = 64;
+
+/// Finds the first `{` or `/*` that opens level [`MAX_DEPTH`] + 1, skipping strings (quoted,
+/// multi-line and raw) and line comments. Unclosed strings end the scan: the parser reports
+/// them, and nothing after them is parsed.
+fn check_depth(file: FileId, text: &str) -> Option<Diagnostic> {
+    let bytes = text.as_bytes();
+    let (mut idx, mut braces, mut comments) = (0, 0usize, 0usize);
+    let too_deep = |at: usize, what: &str| {
+        Diagnostic::error(
+            TOO_DEEP,
+            Span::new(file, at, if what == "block" { 1 } else { 2 }),
+            format!("{what}s are nested more than {MAX_DEPTH} levels deep"),
+        )
+        .with_label(format!("level {} starts here", MAX_DEPTH + 1))
+        .with_help(format!(
+            "a platform spec needs a handful of levels; manifold refuses more than {MAX_DEPTH} so that parsing cannot exhaust the stack"
+        ))
+    };
+    while idx < bytes.len() {
+        let rest = &bytes[idx..];
+        if comments > 0 {
+            if rest.starts_with(b"/*") {
+                comments += 1;
+                if comments > MAX_DEPTH {
+                    return Some(too_deep(idx, "block comment"));
+                }
+                idx += 2;
+            } else if rest.starts_with(b"*/") {
+                comments -= 1;
+                idx += 2;
+            } else {
+                idx += 1;
+            }
+            continue;
+        }
+        match bytes[idx] {
+            b'/' if rest.starts_with(b"//") => {
+                idx += rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+            }
+            b'/' if rest.starts_with(b"/*") => {
+                comments = 1;
+                idx += 2;
+            }
+            b'"' | b'#' => {
+                let hashes = rest.iter().take_while(|&&b| b == b'#').count();
+                if rest.get(hashes) != Some(&b'"') {
+                    idx += hashes.max(1); // `#true`, `#null`, ...
+                    continue;
+                }
+                let multiline = rest[hashes..].starts_with(b"\"\"\"");
+                let open = hashes + if multiline { 3 } else { 1 };
+                let mut close = rest[hashes..open].to_vec();
+                close.extend(std::iter::repeat_n(b'#', hashes));
+                let mut end = open;
+                loop {
+                    if end >= rest.len() {
+                        return None; // unclosed string: the parser reports it
+                    }
+                    if hashes == 0 && rest[end] == b'\\' {
+                        end += 2;
+                    } else if rest[end..].starts_with(&close) {
+                        end += close.len();
+                        break;
+                    } else if !multiline && rest[end] == b'\n' {
+                        break; // an unclosed one-line string: the parser goes on at the next line
+                    } else {
+                        end += 1;
+                    }
+                }
+                idx += end;
+            }
+            b'{' => {
+                braces += 1;
+                if braces > MAX_DEPTH {
+                    return Some(too_deep(idx, "block"));
+                }
+                idx += 1;
+            }
+            b'}' => {
+                braces = braces.saturating_sub(1);
+                idx += 1;
+            }
+            _ => idx += 1,
+        }
+    }
+    None
 }
 
 /// A likely mistake found by [`scan_for_mistakes`].
@@ -324,6 +424,35 @@ mod tests {
         let (start, message) = locate(text);
         assert_eq!(start, text.find("true").unwrap());
         assert!(message.contains("v1"));
+    }
+
+    #[test]
+    fn issue_10_deep_nesting_is_refused_before_parsing() {
+        for (open, close, token) in [
+            ("{ a ", "}", "{"),
+            ("/* ", "*/ ", "/*"),
+            ("/- { a ", "}", "{"),
+        ] {
+            let text = format!("a {}{}", open.repeat(10_000), close.repeat(10_000));
+            let diagnostics = parse(FileId(0), &text).unwrap_err();
+            assert_eq!(diagnostics.len(), 1);
+            assert_eq!(diagnostics[0].code, TOO_DEEP);
+            let level_65 = text.match_indices(token).nth(MAX_DEPTH).unwrap().0;
+            assert_eq!(diagnostics[0].span.start, level_65);
+        }
+        // braces inside strings, raw strings and comments do not count
+        let braces = "{".repeat(200);
+        let text = format!(
+            "a \"{braces}\" #\"{braces}\"# ##\"\"\"\n{braces}\n\"\"\"## // {braces}\nb {{ c; }}\n"
+        );
+        assert!(check_depth(FileId(0), &text).is_none());
+        assert!(
+            parse(
+                FileId(0),
+                &format!("{}{}", "a {".repeat(MAX_DEPTH), "}".repeat(MAX_DEPTH))
+            )
+            .is_ok()
+        );
     }
 
     #[test]
