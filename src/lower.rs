@@ -128,7 +128,12 @@ impl Layered {
             &mut recorded,
         );
         for (pointer, source_pointer, replaced) in recorded {
+            let mut overridden = Vec::new();
             if replaced {
+                // The replaced value's chain stays with the pointer (for `explain`).
+                if let Some(previous) = self.origins.remove(&pointer) {
+                    overridden = chain_of(previous);
+                }
                 let prefix = format!("{pointer}/");
                 self.origins
                     .retain(|key, _| key != &pointer && !key.starts_with(&prefix));
@@ -138,6 +143,7 @@ impl Layered {
                 Origin {
                     layer: layer.clone(),
                     span: spans.map(|spans| spans.value(&source_pointer)),
+                    overridden,
                 },
             );
         }
@@ -219,6 +225,13 @@ fn record_all(
     }
 }
 
+/// An origin followed by the origins it overrode, flattened (highest first).
+fn chain_of(mut origin: Origin) -> Vec<Origin> {
+    let mut chain = std::mem::take(&mut origin.overridden);
+    chain.insert(0, origin);
+    chain
+}
+
 fn ensure_object_at<'v>(root: &'v mut Value, pointer: &str) -> Option<&'v mut Map<String, Value>> {
     let mut current = root;
     for segment in pointer.split('/').skip(1) {
@@ -230,30 +243,36 @@ fn ensure_object_at<'v>(root: &'v mut Value, pointer: &str) -> Option<&'v mut Ma
     current.as_object_mut()
 }
 
-fn builtin_service() -> Value {
-    json!({
-        "kind": "stateless",
-        "security": {
-            "run-as-non-root": true,
-            "read-only-root-filesystem": true,
-            "allow-privilege-escalation": false,
-            "privileged": false,
-            "drop-capabilities": "ALL",
-            "seccomp": "runtime-default",
-            "automount-token": false,
-        },
-    })
+/// Layer 1 of a service: `kind stateless` and the `security` of the built-in defaults
+/// (`overlays/builtin.kdl`, [`crate::profiles::DEFAULTS`]).
+fn builtin_service(checked: &CheckedSpec) -> Value {
+    let mut service = json!({ "kind": "stateless" });
+    if let Some(security) = builtin_settings(checked).get("security") {
+        service["security"] = security.clone();
+    }
+    service
 }
 
-fn builtin_environment() -> Value {
-    json!({
-        "replica-floor": 1,
-        "pdb": true,
-        "mesh": {"mtls": "strict", "mode": "sidecar"},
-        "pod-security": {"enforce": "restricted", "audit": "restricted", "warn": "restricted"},
-        "network-policy": {"default-deny": true},
-        "sync": {"automated": true, "prune": true, "self-heal": true},
-    })
+/// Layer 1 of an environment: the profile settings of the built-in defaults
+/// (`overlays/builtin.kdl`).
+fn builtin_environment(checked: &CheckedSpec) -> Value {
+    let settings: Map<String, Value> = builtin_settings(checked)
+        .iter()
+        .filter(|(key, _)| PROFILE_KEYS.contains(&key.as_str()))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    Value::Object(settings)
+}
+
+/// The settings of `overlays/builtin.kdl` (loaded with the profiles).
+fn builtin_settings(checked: &CheckedSpec) -> Map<String, Value> {
+    checked
+        .profiles
+        .get(crate::profiles::DEFAULTS.0)
+        .and_then(|defaults| defaults.form.value.get("profile"))
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// The effective JSON document of a service: for the base when `environment` is `None`.
@@ -266,7 +285,7 @@ fn resolve_service(
     let spec = &checked.spec;
     let spans = &checked.form.spans;
     let mut doc = Layered::new();
-    doc.apply("", &builtin_service(), &Layer::Builtin, None, "");
+    doc.apply("", &builtin_service(checked), &Layer::Builtin, None, "");
     if let Some((env_name, env)) = environment {
         if let Some(profile) = checked.profiles.get(&env.profile) {
             for key in ["security", "vpa"] {
@@ -356,7 +375,7 @@ fn lower_environment(
     let spans = &checked.form.spans;
     let env_pointer = join("/environments", name);
     let mut doc = Layered::new();
-    doc.apply("", &builtin_environment(), &Layer::Builtin, None, "");
+    doc.apply("", &builtin_environment(checked), &Layer::Builtin, None, "");
     if let Some(profile) = checked.profiles.get(&env.profile)
         && let Some(Value::Object(settings)) = profile.form.value.get("profile")
     {
@@ -496,7 +515,10 @@ fn apply_floor(service: &mut Service, environment: &Environment) {
     let floor_origin = environment.origins.get("/replica-floor").cloned();
     let raised = |origins: &mut Origins, pointer: &str| {
         if let Some(origin) = &floor_origin {
-            origins.insert(pointer.to_owned(), origin.clone());
+            let overridden = origins.remove(pointer).map(chain_of).unwrap_or_default();
+            let mut origin = origin.clone();
+            origin.overridden = overridden;
+            origins.insert(pointer.to_owned(), origin);
         }
     };
     match &mut service.replicas {

@@ -18,6 +18,10 @@ pub struct Origin {
     pub layer: Layer,
     /// The token in the spec or profile file; `None` for built-in defaults.
     pub span: Option<Span>,
+    /// The lower layers that set the same pointer before this one replaced them, highest
+    /// first (each with an empty `overridden`); `manifold explain` prints them as the chain
+    /// "in prod ← service ← profile ← built-in".
+    pub overridden: Vec<Origin>,
 }
 
 /// The layers of resolution, lowest first.
@@ -351,6 +355,21 @@ pub struct Target {
     pub cluster: String,
     /// Every service, resolved for this target, sorted by name.
     pub services: Vec<Service>,
+}
+
+impl Target {
+    /// The service named `name`: a binary search, since `services` is sorted by name (a
+    /// linear scan per lookup made emitters and checks quadratic in the number of services),
+    /// with a scan as the fallback for a target built out of order.
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        match self
+            .services
+            .binary_search_by(|service| service.name.as_str().cmp(name))
+        {
+            Ok(index) => Some(&self.services[index]),
+            Err(_) => self.services.iter().find(|service| service.name == name),
+        }
+    }
 }
 
 /// A fully resolved service.

@@ -19,6 +19,12 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("production", include_str!("../overlays/production.kdl")),
 ];
 
+/// The built-in defaults (resolution layer 1: what every environment and service starts
+/// from), loaded like a profile and kept in [`load`]'s map under this name, so each default
+/// has a span and `manifold explain` can trace (and perturb) it. No environment can select
+/// it: the schema's `profile=` values are the three profiles above.
+pub const DEFAULTS: (&str, &str) = ("builtin", include_str!("../overlays/builtin.kdl"));
+
 /// A loaded profile.
 #[derive(Debug, Clone)]
 pub struct Profile {
@@ -34,18 +40,28 @@ pub struct Profile {
     pub file: FileId,
 }
 
-/// Adds every built-in profile to `sources` and loads it.
+/// Adds every built-in profile, and the built-in defaults ([`DEFAULTS`]), to `sources` and
+/// loads them.
 pub fn load(sources: &mut Sources) -> Result<BTreeMap<String, Profile>, Vec<Diagnostic>> {
     let mut profiles = BTreeMap::new();
     let mut diagnostics = Vec::new();
-    for (name, text) in BUILTIN {
+    for (name, text) in BUILTIN.iter().chain([&DEFAULTS]) {
         let file = sources.add(format!("<builtin>/overlays/{name}.kdl"), *text);
         let (form, mut found) = spec::parse_profile(sources, file);
         let Some(form) = form else {
             diagnostics.append(&mut found);
             continue;
         };
-        found.extend(validate(&form, Document::Profile));
+        if *name == DEFAULTS.0 {
+            // Checked against the profile schema under a profile's name.
+            let mut named = form.clone();
+            if let Some(slot) = named.value.pointer_mut("/profile/name") {
+                *slot = serde_json::Value::from(BUILTIN[0].0);
+            }
+            found.extend(validate(&named, Document::Profile));
+        } else {
+            found.extend(validate(&form, Document::Profile));
+        }
         if crate::diagnostic::has_errors(&found) {
             diagnostics.append(&mut found);
             continue;

@@ -6,6 +6,7 @@
 //! clock, the environment or the machine.
 
 pub mod argocd;
+pub mod hardening;
 pub mod istio;
 pub mod kustomize;
 pub mod readme;

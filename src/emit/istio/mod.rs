@@ -110,7 +110,13 @@ pub fn emit(platform: &Platform) -> Files {
                 environment.name,
                 target.cloud.as_str()
             );
-            for object in objects(platform, environment, target) {
+            for mut object in objects(platform, environment, target) {
+                // version Deployments are complete workloads: the same checkov suppressions
+                // as a base's (issue 10)
+                if object.value["kind"] == "Deployment" {
+                    let part = crate::emit::hardening::Part::Complete;
+                    crate::emit::hardening::annotate(&mut object.value, part);
+                }
                 files.insert(
                     format!("{dir}/{}", object.file),
                     yaml::document(&object.value),
@@ -145,6 +151,7 @@ pub fn objects(platform: &Platform, environment: &Environment, target: &Target) 
             pointer: String::new(),
         },
     ];
+    let reach = security::Reach::new(target);
     for service in &target.services {
         let owned = |file: String, value: Value, pointer: &str| Emitted {
             file,
@@ -152,7 +159,7 @@ pub fn objects(platform: &Platform, environment: &Environment, target: &Target) 
             service: Some(service.name.clone()),
             pointer: pointer.to_owned(),
         };
-        if let Some(policy) = security::service_policy(environment, target, service) {
+        if let Some(policy) = security::service_policy(environment, &reach, service) {
             out.push(owned(
                 format!("istio/authorizationpolicy-{}.yaml", service.name),
                 policy,
@@ -176,7 +183,8 @@ pub fn objects(platform: &Platform, environment: &Environment, target: &Target) 
                 "/expose",
             ));
         }
-        if let Some(internal) = routing::mesh_virtual_service(environment, target, service) {
+        let called = !reach.callers(&service.name).is_empty();
+        if let Some(internal) = routing::mesh_virtual_service(environment, called, service) {
             out.push(owned(
                 format!("istio/virtualservice-{}.yaml", service.name),
                 internal,

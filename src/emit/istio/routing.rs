@@ -93,7 +93,7 @@ pub fn route_destination<'t>(
     route: &Route,
 ) -> Option<(&'t Service, Option<view::PortSelector>)> {
     let name = route.to.as_deref().unwrap_or(&service.name);
-    let destination = target.services.iter().find(|other| other.name == name)?;
+    let destination = target.service(name)?;
     let selector = route.port.clone().or_else(|| {
         (destination.name == service.name)
             .then(|| expose.port.clone())
@@ -315,14 +315,14 @@ fn fault(route: &Route) -> Option<Value> {
     (!fault.is_empty()).then(|| fault.into())
 }
 
-/// The mesh-internal VirtualService of a service other services call, when it has versions
-/// or route settings (`traffic { timeout …; retries …; }`).
+/// The mesh-internal VirtualService of a service other services call (`called`: whether any
+/// does), when it has versions or route settings (`traffic { timeout …; retries …; }`).
 pub fn mesh_virtual_service(
     environment: &Environment,
-    target: &Target,
+    called: bool,
     service: &Service,
 ) -> Option<Value> {
-    if service.ports.is_empty() || super::callers(target, &service.name).is_empty() {
+    if service.ports.is_empty() || !called {
         return None;
     }
     let traffic = view::traffic(service);

@@ -8,7 +8,7 @@
 //! (`address`/`host`/`server` naming it); nothing else is allowed. Principals and ports are
 //! sorted, so the output does not depend on declaration order.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 
@@ -48,30 +48,93 @@ pub fn principal(namespace: &str, service: &str) -> String {
     format!("cluster.local/ns/{namespace}/sa/{service}")
 }
 
+/// Who may reach the services of one target: callers, gateway ports and KEDA trigger hosts,
+/// computed in one pass over the target. Asking per service instead walks every service (and
+/// parses every `expose`) for each one: quadratic in the number of services.
+pub struct Reach<'t> {
+    /// Callee name → the services that call it, in target order.
+    callers: BTreeMap<&'t str, Vec<&'t Service>>,
+    /// Service name → the container ports the ingress gateway sends to ([`gateway_ports`]).
+    gateway: BTreeMap<&'t str, BTreeSet<u16>>,
+    /// The hosts KEDA triggers read from (lower case, without a trailing dot).
+    keda_hosts: BTreeSet<String>,
+}
+
+impl<'t> Reach<'t> {
+    /// Indexes `target`.
+    pub fn new(target: &'t Target) -> Reach<'t> {
+        let mut callers: BTreeMap<&str, Vec<&Service>> = BTreeMap::new();
+        let mut keda_hosts = BTreeSet::new();
+        for service in &target.services {
+            for callee in &service.calls {
+                let list = callers.entry(callee.as_str()).or_default();
+                if !list.last().is_some_and(|last| std::ptr::eq(*last, service)) {
+                    list.push(service);
+                }
+            }
+            if let Some(Value::Array(queues)) = service
+                .autoscale
+                .as_ref()
+                .and_then(|autoscale| autoscale.get("queue"))
+            {
+                for queue in queues {
+                    for key in ["address", "host", "server"] {
+                        if let Some(host) = queue.get(key).and_then(Value::as_str).and_then(host_of)
+                        {
+                            keda_hosts.insert(host.trim_end_matches('.').to_owned());
+                        }
+                    }
+                }
+            }
+        }
+        Reach {
+            callers,
+            gateway: gateway_ports(target),
+            keda_hosts,
+        }
+    }
+
+    /// The services of the target that call `name`, sorted by name.
+    pub fn callers(&self, name: &str) -> &[&'t Service] {
+        self.callers.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether a KEDA trigger of a service in the target reads from `service` (its `address`,
+    /// `host` or `server` names the service, in this namespace): the KEDA operator then
+    /// connects to it and must be allowed.
+    pub fn scaled_on(&self, environment: &Environment, service: &Service) -> bool {
+        names(&service.name, &environment.namespace)
+            .iter()
+            .any(|name| self.keda_hosts.contains(name))
+    }
+}
+
 /// The ALLOW policy of a service: its callers to every port, the ingress gateway to the
 /// ports routes send to. `None` when nothing may reach it.
 pub fn service_policy(
     environment: &Environment,
-    target: &Target,
+    reach: &Reach<'_>,
     service: &Service,
 ) -> Option<Value> {
     if service.ports.is_empty() {
         return None;
     }
     let mut rules = Vec::new();
-    let callers: BTreeSet<String> = super::callers(target, &service.name)
-        .into_iter()
+    let callers: BTreeSet<String> = reach
+        .callers(&service.name)
+        .iter()
         .map(|caller| principal(&environment.namespace, &caller.name))
         .collect();
     if !callers.is_empty() {
         let ports: BTreeSet<u16> = service.ports.iter().map(|port| port.port).collect();
         rules.push(rule(callers.into_iter().collect(), &ports));
     }
-    let gateway_ports = gateway_ports(target, service);
-    if !gateway_ports.is_empty() {
-        rules.push(rule(vec![INGRESS_PRINCIPAL.to_owned()], &gateway_ports));
+    if let Some(gateway_ports) = reach.gateway.get(service.name.as_str())
+        && !gateway_ports.is_empty()
+    {
+        rules.push(rule(vec![INGRESS_PRINCIPAL.to_owned()], gateway_ports));
     }
-    if scaled_on(environment, target, service) {
+    if reach.scaled_on(environment, service) {
         let ports: BTreeSet<u16> = service.ports.iter().map(|port| port.port).collect();
         rules.push(rule(vec![KEDA_PRINCIPAL.to_owned()], &ports));
     }
@@ -93,30 +156,6 @@ pub fn service_policy(
     }))
 }
 
-/// Whether a KEDA trigger of a service in the target reads from `service` (its `address`,
-/// `host` or `server` names the service, in this namespace): the KEDA operator then connects
-/// to it and must be allowed.
-pub fn scaled_on(environment: &Environment, target: &Target, service: &Service) -> bool {
-    target.services.iter().any(|scaled| {
-        let Some(Value::Array(queues)) = scaled
-            .autoscale
-            .as_ref()
-            .and_then(|autoscale| autoscale.get("queue"))
-        else {
-            return false;
-        };
-        queues.iter().any(|queue| {
-            ["address", "host", "server"].iter().any(|key| {
-                queue
-                    .get(key)
-                    .and_then(Value::as_str)
-                    .and_then(host_of)
-                    .is_some_and(|host| names_service(&host, &service.name, &environment.namespace))
-            })
-        })
-    })
-}
-
 /// The host of an address: `redis.ns.svc:6379`, `http://prometheus:9090/x`,
 /// `amqp://user@rabbitmq:5672/vhost` → `redis.ns.svc`, `prometheus`, `rabbitmq`.
 fn host_of(address: &str) -> Option<String> {
@@ -126,16 +165,15 @@ fn host_of(address: &str) -> Option<String> {
     (!host.is_empty()).then(|| host.to_ascii_lowercase())
 }
 
-/// Whether `host` is the in-cluster name of `service` in `namespace`.
-fn names_service(host: &str, service: &str, namespace: &str) -> bool {
-    let host = host.trim_end_matches('.');
+/// The in-cluster names of `service` in `namespace` (a host naming any of them, without its
+/// trailing dot, names the service).
+fn names(service: &str, namespace: &str) -> [String; 4] {
     [
         service.to_owned(),
         format!("{service}.{namespace}"),
         format!("{service}.{namespace}.svc"),
         format!("{service}.{namespace}.svc.cluster.local"),
     ]
-    .contains(&host.to_owned())
 }
 
 fn rule(principals: Vec<String>, ports: &BTreeSet<u16>) -> Value {
@@ -146,10 +184,10 @@ fn rule(principals: Vec<String>, ports: &BTreeSet<u16>) -> Value {
     })
 }
 
-/// The container ports of `service` that the ingress gateway sends requests (or mirrored
-/// requests) to, through the routes of every exposed service of the target.
-pub fn gateway_ports(target: &Target, service: &Service) -> BTreeSet<u16> {
-    let mut ports = BTreeSet::new();
+/// For each service, the container ports that the ingress gateway sends requests (or
+/// mirrored requests) to, through the routes of every exposed service of the target.
+pub fn gateway_ports(target: &Target) -> BTreeMap<&str, BTreeSet<u16>> {
+    let mut ports: BTreeMap<&str, BTreeSet<u16>> = BTreeMap::new();
     for exposing in &target.services {
         let Some(expose) = view::expose(exposing).filter(|expose| expose.host.is_some()) else {
             continue;
@@ -159,21 +197,25 @@ pub fn gateway_ports(target: &Target, service: &Service) -> BTreeSet<u16> {
             let mut destination_port = None;
             if let Some((destination, selector)) = &destination {
                 destination_port = view::find_port(destination, selector.as_ref()).ok();
-                if destination.name == service.name
-                    && let Some(port) = destination_port
-                {
-                    ports.insert(port.port);
+                if let Some(port) = destination_port {
+                    ports
+                        .entry(destination.name.as_str())
+                        .or_default()
+                        .insert(port.port);
                 }
             }
             if let Some((mirror, _)) = route.mirror_target()
-                && mirror == service.name
+                && let Some(service) = target.service(mirror)
             {
                 let port = match destination {
                     Some((destination, _)) if destination.name == mirror => destination_port,
                     _ => view::find_port(service, None).ok(),
                 };
                 if let Some(port) = port {
-                    ports.insert(port.port);
+                    ports
+                        .entry(service.name.as_str())
+                        .or_default()
+                        .insert(port.port);
                 }
             }
         }

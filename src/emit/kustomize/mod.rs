@@ -70,6 +70,7 @@ fn emit_base(platform: &Platform, service: &Service, files: &mut Files) {
         if matches!(object.file, "deployment.yaml" | "statefulset.yaml") {
             annotate(&mut object.value, &platform.annotations);
         }
+        super::hardening::annotate(&mut object.value, super::hardening::Part::Complete);
         files.insert(format!("{dir}/{}", object.file), yaml_file(&object.value));
         resources.push(Value::from(object.file));
     }

@@ -74,7 +74,8 @@ pub fn emit(
         if retag && let Some(image) = image_override(&base.image, &service.image) {
             images.push(image);
         }
-        for (path, patch) in patches_of(base, service, retag) {
+        for (path, mut patch) in patches_of(base, service, retag) {
+            crate::emit::hardening::annotate(&mut patch, crate::emit::hardening::Part::Patch);
             files.insert(format!("{dir}/{path}"), yaml_file(&patch));
             patches.push(json!({ "path": path }));
         }

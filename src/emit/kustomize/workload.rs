@@ -286,9 +286,10 @@ fn container(service: &Service) -> Value {
     let mut container = Map::new();
     container.insert("name".into(), service.name.clone().into());
     container.insert("image".into(), service.image.reference().into());
-    if let Some(policy) = &service.image.pull_policy {
-        container.insert("imagePullPolicy".into(), policy.clone().into());
-    }
+    // `Always` unless the spec says otherwise (issue 10, checkov CKV_K8S_15): a tag can be
+    // moved to another image, and a node must not run a stale copy of it.
+    let policy = service.image.pull_policy.as_deref().unwrap_or("Always");
+    container.insert("imagePullPolicy".into(), policy.into());
     if !service.command.is_empty() {
         container.insert("command".into(), json!(service.command));
     }

@@ -228,7 +228,7 @@ fn scaling_rules(policy: &plan::Policy) -> Value {
 
 /// The target a service is in, by name (for netpol and KEDA address qualification).
 fn find<'t>(target: &'t Target, name: &str) -> Option<&'t Service> {
-    target.services.iter().find(|service| service.name == name)
+    target.service(name)
 }
 
 #[cfg(test)]
