@@ -24,7 +24,7 @@
 //!   suppressions of a base and of its patch merge without overwriting each other; reasons
 //!   never contain `=` (checkov splits the value on it).
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// Which part of the tree an object belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,13 +54,7 @@ pub fn annotate(object: &mut Value, part: Part) {
     if skips.is_empty() {
         return;
     }
-    let Some(Value::Object(metadata)) = object.get_mut("metadata") else {
-        return;
-    };
-    let entry = metadata
-        .entry("annotations")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if let Value::Object(annotations) = entry {
+    if let Some(annotations) = super::annotations_mut(object) {
         for (check, reason) in skips {
             debug_assert!(!reason.contains('='), "checkov splits on `=`: {reason}");
             annotations.insert(

@@ -23,6 +23,24 @@ use crate::output::Tree;
 /// Files produced by one emitter: relative path → contents.
 pub type Files = BTreeMap<String, String>;
 
+/// The `metadata.annotations` map of a rendered object, created when missing; `None` when
+/// the object has no `metadata` object.
+pub(crate) fn annotations_mut(
+    object: &mut serde_json::Value,
+) -> Option<&mut serde_json::Map<String, serde_json::Value>> {
+    use serde_json::{Map, Value};
+    let Some(Value::Object(metadata)) = object.get_mut("metadata") else {
+        return None;
+    };
+    match metadata
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Map::new()))
+    {
+        Value::Object(annotations) => Some(annotations),
+        _ => None,
+    }
+}
+
 pub use templates::{Options, TemplateError, TemplateOverride};
 
 /// [`emit_with`] with the built-in templates, which always render: on the impossible

@@ -90,13 +90,7 @@ fn annotate(object: &mut Value, annotations: &BTreeMap<String, String>) {
     if annotations.is_empty() {
         return;
     }
-    let Some(Value::Object(metadata)) = object.get_mut("metadata") else {
-        return;
-    };
-    let entry = metadata
-        .entry("annotations")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if let Value::Object(existing) = entry {
+    if let Some(existing) = super::annotations_mut(object) {
         for (key, value) in annotations {
             existing
                 .entry(key.clone())
