@@ -507,6 +507,14 @@ fn lower_environment(
     environment
 }
 
+/// Whether a resolved `autoscale` document declares a queue trigger (KEDA).
+fn scales_on_queue(autoscale: Option<&Value>) -> bool {
+    autoscale
+        .and_then(|autoscale| autoscale.get("queue"))
+        .and_then(Value::as_array)
+        .is_some_and(|queues| !queues.is_empty())
+}
+
 fn apply_floor(service: &mut Service, environment: &Environment) {
     if service.kind == WorkloadKind::Stateful {
         return;
@@ -527,7 +535,11 @@ fn apply_floor(service: &mut Service, environment: &Environment) {
             raised(&mut service.origins, "/replicas");
         }
         Replicas::Autoscaled { min, max } => {
-            if *min < floor {
+            // `replicas 0 N` with a queue trigger is an explicit scale-to-zero (KEDA wakes
+            // the workload when work arrives): the floor, an availability guarantee for
+            // serving workloads, does not apply to it.
+            let scale_to_zero = *min == 0 && scales_on_queue(service.autoscale.as_ref());
+            if *min < floor && !scale_to_zero {
                 *min = floor;
                 raised(&mut service.origins, "/autoscale/replicas/min");
             }

@@ -561,3 +561,41 @@ fn check_json_reports_the_qos_class_of_every_service() {
     let report: Value = serde_json::from_slice(&broken.stdout).expect("json");
     assert!(report.get("qos").is_none());
 }
+
+#[test]
+fn scale_to_zero_in_an_environment_uses_the_services_queue() {
+    // The queue trigger is in the service block, the minimum of 0 in `in dev`: the blocks
+    // merge, so the effective autoscaler is a KEDA object that may scale to zero.
+    let text = fixed(
+        "110-scaling-mixed-metrics.kdl",
+        &[
+            ("per-pod jobs_in_flight 5\n", ""),
+            (
+                "        queue rabbitmq queue=jobs depth=10 auth=rabbitmq-auth\n    }\n",
+                "        queue rabbitmq queue=jobs depth=10 auth=rabbitmq-auth\n    }\n    in dev {\n        autoscale {\n            replicas 0 4\n        }\n    }\n",
+            ),
+        ],
+    );
+    let compilation = compile("platform.kdl", &text);
+    assert!(!compilation.has_errors(), "{}", diagnostics(&compilation));
+    let keda = object(
+        &compilation,
+        "kubernetes/overlays/dev/aws/scaledobject-worker.yaml",
+    );
+    assert_eq!(keda.pointer("/spec/minReplicaCount"), Some(&json!(0)));
+    assert_eq!(keda.pointer("/spec/maxReplicaCount"), Some(&json!(4)));
+    // Without the queue, the same block is still refused.
+    let without = text.replace(
+        "        queue rabbitmq queue=jobs depth=10 auth=rabbitmq-auth\n",
+        "        cpu 70\n",
+    );
+    let refused = compile("platform.kdl", &without);
+    assert!(
+        refused
+            .diagnostics
+            .iter()
+            .any(|found| found.code == "manifold::spec::invalid-replica-bounds"),
+        "{}",
+        diagnostics(&refused)
+    );
+}

@@ -536,10 +536,18 @@ impl Checker<'_> {
                 .pointer("/replicas/max")
                 .and_then(serde_json::Value::as_i64);
             let replicas_pointer = join(&join(pointer, "autoscale"), "replicas");
-            let has_queue = autoscale
-                .get("queue")
-                .and_then(serde_json::Value::as_array)
-                .is_some_and(|queues| !queues.is_empty());
+            // An `in` block's autoscale merges into the service's (and `defaults`'), so a
+            // queue trigger declared there makes scale-to-zero valid here too.
+            let inherited = || {
+                partial
+                    && service
+                        .and_then(|name| spec.services.get(name))
+                        .map(|service| &service.body)
+                        .into_iter()
+                        .chain(spec.defaults.as_ref())
+                        .any(|outer| outer.autoscale.as_ref().is_some_and(has_queue))
+            };
+            let has_queue = has_queue(autoscale) || inherited();
             if let Some(min) = min
                 && min < 1
                 && !has_queue
@@ -866,6 +874,14 @@ impl Checker<'_> {
             self.body(&override_spec.body, &override_pointer, Some(name), true);
         }
     }
+}
+
+/// Whether an `autoscale` object declares a queue trigger (KEDA).
+fn has_queue(autoscale: &serde_json::Value) -> bool {
+    autoscale
+        .get("queue")
+        .and_then(serde_json::Value::as_array)
+        .is_some_and(|queues| !queues.is_empty())
 }
 
 fn dns_label_problem(name: &str) -> Option<&'static str> {
