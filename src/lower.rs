@@ -24,9 +24,9 @@ use serde_json::{Map, Value, json};
 use crate::check::CheckedSpec;
 use crate::model::{
     Backup, Cloud, CloudKind, Cluster, Disruption, Environment, Image, IntOrPercent, Layer,
-    LimitRange, Mesh, NodePool, Origin, Origins, PodSecurity, Port, PortRef, Probe, ProbeCheck,
-    Replicas, Repo, Resources, SecretRef, Security, Service, Storage, Sync, Target, Vpa,
-    WorkloadKind,
+    LimitRange, Mesh, NodePool, Origin, Origins, Placement, PodSecurity, Port, PortRef, Probe,
+    ProbeCheck, Replicas, Repo, Resources, SecretRef, Security, Service, Storage, Sync, Target,
+    Vpa, WorkloadKind,
 };
 use crate::quantity;
 use crate::spec::types::{EnvironmentSpec, ServiceBody, Text};
@@ -476,6 +476,10 @@ fn lower_environment(
             .cloned()
             .or_else(|| cloud.clusters.first().map(|cluster| cluster.name.clone()))
             .unwrap_or_default();
+        let cloud_cluster = cloud
+            .clusters
+            .iter()
+            .find(|candidate| candidate.name == cluster);
         let services = checked
             .spec
             .services
@@ -494,6 +498,7 @@ fn lower_environment(
                     checked.spec.platform.registry.as_deref(),
                 );
                 apply_floor(&mut service, &environment);
+                service.placement = placement(kind, cloud_cluster, service.node_pool.as_deref());
                 service
             })
             .collect();
@@ -505,6 +510,26 @@ fn lower_environment(
         });
     }
     environment
+}
+
+/// The node pool `pool` of `cluster` as scheduling constraints: its provider label and its
+/// taints (with the provider's spot taint).
+fn placement(kind: CloudKind, cluster: Option<&Cluster>, pool: Option<&str>) -> Option<Placement> {
+    let pool = cluster?
+        .node_pools
+        .iter()
+        .find(|candidate| Some(candidate.name.as_str()) == pool)?;
+    let mut tolerations = pool.taints.clone();
+    if pool.spot
+        && let Some(taint) = kind.spot_taint()
+        && !tolerations.iter().any(|declared| declared == taint)
+    {
+        tolerations.push(taint.to_owned());
+    }
+    Some(Placement {
+        node_selector: BTreeMap::from([(kind.node_pool_label().to_owned(), pool.name.clone())]),
+        tolerations,
+    })
 }
 
 /// Whether a resolved `autoscale` document declares a queue trigger (KEDA).
@@ -761,6 +786,7 @@ fn to_service(name: &str, doc: Layered, cloud: Option<&Cloud>, registry: Option<
         labels: texts(&body.labels),
         annotations: texts(&body.annotations),
         node_pool: body.node_pool.clone(),
+        placement: None,
         origins: doc.origins,
     }
 }

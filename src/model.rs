@@ -153,6 +153,25 @@ impl CloudKind {
             _ => None,
         }
     }
+
+    /// The label the provider puts on every node of a node pool, with the pool's name as its
+    /// value (EKS managed node groups, GKE node pools, AKS agent pools).
+    pub fn node_pool_label(self) -> &'static str {
+        match self {
+            CloudKind::Aws => "eks.amazonaws.com/nodegroup",
+            CloudKind::Gcp => "cloud.google.com/gke-nodepool",
+            CloudKind::Azure => "kubernetes.azure.com/agentpool",
+        }
+    }
+
+    /// The taint the provider itself puts on the nodes of a spot pool (`key=value:Effect`):
+    /// AKS taints spot pools; EKS and GKE do not.
+    pub fn spot_taint(self) -> Option<&'static str> {
+        match self {
+            CloudKind::Azure => Some("kubernetes.azure.com/scalesetpriority=spot:NoSchedule"),
+            CloudKind::Aws | CloudKind::Gcp => None,
+        }
+    }
 }
 
 /// A declared cloud.
@@ -422,9 +441,24 @@ pub struct Service {
     pub annotations: BTreeMap<String, String>,
     /// Node pool to schedule on.
     pub node_pool: Option<String>,
+    /// Where the pods run: `node_pool` resolved against the target's cluster (`None` in the
+    /// bases, which know no cluster, and when the service names no pool, or one its cluster
+    /// lacks: the checks report that).
+    pub placement: Option<Placement>,
     /// Origins, keyed by JSON pointer in the effective service document (`/replicas`,
     /// `/image/tag`, `/autoscale/replicas/max`, `/security/run-as-non-root`, ...).
     pub origins: Origins,
+}
+
+/// The scheduling constraints of a service pinned to a node pool.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Placement {
+    /// `nodeSelector`: the provider's node-pool label ([`CloudKind::node_pool_label`]) → the
+    /// pool's name.
+    pub node_selector: BTreeMap<String, String>,
+    /// The pool's taints (`key=value:Effect` or `key:Effect`), which the pods tolerate: the
+    /// spec's and the provider's own ([`CloudKind::spot_taint`]).
+    pub tolerations: Vec<String>,
 }
 
 /// Workload kind.

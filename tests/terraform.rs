@@ -965,3 +965,58 @@ service db {{
         );
     }
 }
+
+/// A service's `node-pool` becomes a nodeSelector on the provider's pool label and
+/// tolerations of the pool's taints (AKS's own spot taint included, once) in each target's
+/// workload patch; the bases stay unpinned.
+#[test]
+fn a_node_pool_pins_the_pods_and_tolerates_the_pools_taints() {
+    let text = VARIATIONS.replace(
+        "    probe readiness http=\"/healthz\" port=http\n}",
+        "    probe readiness http=\"/healthz\" port=http\n    in dev cloud=aws { node-pool gpu; }\n    in dev cloud=gcp { node-pool spot; }\n    in dev cloud=azure { node-pool spot; }\n}",
+    );
+    let compilation = pipeline::compile("platform.kdl", &text, Stop::AfterEmit);
+    let tree = compilation.tree.as_ref().unwrap_or_else(|| {
+        panic!("did not compile: {:#?}", compilation.diagnostics);
+    });
+    let pod = |path: &str| -> serde_json::Value {
+        let bytes = &tree.files()[path];
+        let patch: serde_json::Value =
+            serde_saphyr::from_str(std::str::from_utf8(bytes).expect("UTF-8")).expect("YAML");
+        patch["spec"]["template"]["spec"].clone()
+    };
+    let aws = pod("kubernetes/overlays/dev/aws/patches/web.yaml");
+    assert_eq!(
+        aws["nodeSelector"],
+        serde_json::json!({ "eks.amazonaws.com/nodegroup": "gpu" })
+    );
+    assert_eq!(
+        aws["tolerations"],
+        serde_json::json!([
+            { "key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule" },
+            { "key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoExecute" },
+        ])
+    );
+    let gcp = pod("kubernetes/overlays/dev/gcp/patches/web.yaml");
+    assert_eq!(
+        gcp["nodeSelector"],
+        serde_json::json!({ "cloud.google.com/gke-nodepool": "spot" })
+    );
+    assert_eq!(
+        gcp["tolerations"],
+        serde_json::json!([{ "key": "spot", "operator": "Equal", "value": "true", "effect": "PreferNoSchedule" }])
+    );
+    let azure = pod("kubernetes/overlays/dev/azure/patches/web.yaml");
+    assert_eq!(
+        azure["nodeSelector"],
+        serde_json::json!({ "kubernetes.azure.com/agentpool": "spot" })
+    );
+    assert_eq!(
+        azure["tolerations"],
+        serde_json::json!([{ "key": "kubernetes.azure.com/scalesetpriority", "operator": "Equal", "value": "spot", "effect": "NoSchedule" }])
+    );
+    let base = std::str::from_utf8(&tree.files()["kubernetes/base/web/deployment.yaml"])
+        .expect("UTF-8")
+        .to_owned();
+    assert!(!base.contains("nodeSelector"), "{base}");
+}

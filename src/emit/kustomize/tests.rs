@@ -68,6 +68,7 @@ fn service(name: &str, kind: WorkloadKind) -> Service {
         labels: BTreeMap::new(),
         annotations: BTreeMap::new(),
         node_pool: None,
+        placement: None,
         origins: BTreeMap::new(),
     }
 }

@@ -245,11 +245,34 @@ fn pod_spec(service: &Service) -> Value {
     );
     spec.insert("enableServiceLinks".into(), false.into());
     spec.insert("securityContext".into(), pod_security_context(security));
+    if let Some(placement) = &service.placement {
+        spec.insert("nodeSelector".into(), json!(placement.node_selector));
+        let tolerations: Vec<Value> = placement
+            .tolerations
+            .iter()
+            .filter_map(|taint| toleration(taint))
+            .collect();
+        if !tolerations.is_empty() {
+            spec.insert("tolerations".into(), tolerations.into());
+        }
+    }
     spec.insert("containers".into(), json!([container(service)]));
     if security.read_only_root_filesystem {
         spec.insert("volumes".into(), json!([{ "name": "tmp", "emptyDir": {} }]));
     }
     spec.into()
+}
+
+/// The toleration of a taint `key=value:Effect` (operator `Equal`) or `key:Effect`
+/// (operator `Exists`); `None` for text that is no taint (the checks report it).
+fn toleration(taint: &str) -> Option<Value> {
+    let (rest, effect) = taint.rsplit_once(':')?;
+    Some(match rest.split_once('=') {
+        Some((key, value)) => {
+            json!({ "key": key, "operator": "Equal", "value": value, "effect": effect })
+        }
+        None => json!({ "key": rest, "operator": "Exists", "effect": effect }),
+    })
 }
 
 fn pod_security_context(security: &Security) -> Value {

@@ -274,9 +274,6 @@ struct TaintContext {
     upper_effect: &'static str,
 }
 
-/// AKS puts this taint on spot pools itself; declaring it keeps plans clean.
-const AKS_SPOT_TAINT: &str = "kubernetes.azure.com/scalesetpriority=spot:NoSchedule";
-
 fn module(platform: &Platform, cloud: &Cloud, cluster: &Cluster, first: bool) -> Module {
     let system = match cloud.kind {
         CloudKind::Azure => provider::system_pool(cluster).map(|pool| pool.name.clone()),
@@ -434,8 +431,13 @@ fn backend(platform: &Platform, cloud: &Cloud, cluster: &Cluster) -> Option<Back
 fn pool(pool: &NodePool, system: bool) -> Pool {
     let taints = provider::taints(pool);
     let mut taint_texts: Vec<String> = taints.iter().map(provider::Taint::text).collect();
-    if pool.spot && !taint_texts.iter().any(|text| text == AKS_SPOT_TAINT) {
-        taint_texts.push(AKS_SPOT_TAINT.to_owned());
+    // AKS puts this taint on spot pools itself; declaring it keeps plans clean (only the
+    // AKS template reads `taint_texts`).
+    if let Some(spot_taint) = CloudKind::Azure.spot_taint()
+        && pool.spot
+        && !taint_texts.iter().any(|text| text == spot_taint)
+    {
+        taint_texts.push(spot_taint.to_owned());
     }
     Pool {
         name: pool.name.clone(),
