@@ -23,13 +23,13 @@ use serde_json::{Map, Value, json};
 
 use crate::check::CheckedSpec;
 use crate::model::{
-    Backup, Cloud, CloudKind, Cluster, Disruption, Environment, Image, IntOrPercent, Layer,
+    Addons, Backup, Cloud, CloudKind, Cluster, Disruption, Environment, Image, IntOrPercent, Layer,
     LimitRange, Mesh, NodePool, Origin, Origins, Placement, PodSecurity, Port, PortRef, Probe,
     ProbeCheck, Replicas, Repo, Resources, SecretRef, Security, Service, Storage, Sync, Target,
     Vpa, WorkloadKind,
 };
 use crate::quantity;
-use crate::spec::types::{EnvironmentSpec, ServiceBody, Text};
+use crate::spec::types::{EnvironmentSpec, PlatformSpec, ServiceBody, Text};
 use crate::spec::{SpanMap, pointer_join as join};
 
 mod argocd;
@@ -86,7 +86,49 @@ pub fn lower(checked: &CheckedSpec, spec_file: &str) -> crate::model::Platform {
         base,
         spec_file: spec_file.to_owned(),
         argocd: argocd::lower(checked),
+        addons: addons(&spec.platform),
     }
+}
+
+/// `platform { istio …; keda … }` over the defaults of [`Addons`].
+fn addons(platform: &PlatformSpec) -> Addons {
+    let mut addons = Addons::default();
+    let settings = [
+        (
+            platform
+                .istio
+                .as_ref()
+                .and_then(|istio| istio.namespace.as_ref()),
+            &mut addons.istio_namespace,
+        ),
+        (
+            platform
+                .istio
+                .as_ref()
+                .and_then(|istio| istio.gateway_service_account.as_ref()),
+            &mut addons.gateway_service_account,
+        ),
+        (
+            platform
+                .keda
+                .as_ref()
+                .and_then(|keda| keda.namespace.as_ref()),
+            &mut addons.keda_namespace,
+        ),
+        (
+            platform
+                .keda
+                .as_ref()
+                .and_then(|keda| keda.service_account.as_ref()),
+            &mut addons.keda_service_account,
+        ),
+    ];
+    for (value, slot) in settings {
+        if let Some(value) = value {
+            slot.clone_from(value);
+        }
+    }
+    addons
 }
 
 /// A document being resolved, with the origin of each value.

@@ -70,6 +70,34 @@ pub struct Platform {
     pub spec_file: String,
     /// Argo CD settings (used only when `repo` is declared).
     pub argocd: ArgoCd,
+    /// Where the cluster add-ons manifold's policies let in run.
+    pub addons: Addons,
+}
+
+/// The namespaces and service accounts of the cluster add-ons the generated NetworkPolicies
+/// and AuthorizationPolicies admit (`platform { istio …; keda … }`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Addons {
+    /// Namespace of istiod and the ingress gateway (default `istio-system`).
+    pub istio_namespace: String,
+    /// Service account of the ingress gateway (default
+    /// `istio-ingressgateway-service-account`, the Istio chart's).
+    pub gateway_service_account: String,
+    /// Namespace of the KEDA operator (default `keda`, its documented install namespace).
+    pub keda_namespace: String,
+    /// Service account of the KEDA operator (default `keda-operator`).
+    pub keda_service_account: String,
+}
+
+impl Default for Addons {
+    fn default() -> Addons {
+        Addons {
+            istio_namespace: "istio-system".to_owned(),
+            gateway_service_account: "istio-ingressgateway-service-account".to_owned(),
+            keda_namespace: "keda".to_owned(),
+            keda_service_account: "keda-operator".to_owned(),
+        }
+    }
 }
 
 /// Argo CD settings, resolved: what `emit::argocd` needs besides the repo and environments.

@@ -676,3 +676,49 @@ service cache {
         "{cache}"
     );
 }
+
+/// `platform { istio …; keda … }` move the peers and principals the policies admit; without
+/// them the defaults (istio-system, keda) apply.
+#[test]
+fn addon_namespaces_and_accounts_come_from_the_platform() {
+    let path = "examples/voiceassist/platform.kdl";
+    let text = std::fs::read_to_string(path).expect("example readable");
+    let moved = text.replacen(
+        "    registry \"ghcr.io/acme\"\n",
+        "    registry \"ghcr.io/acme\"\n    istio namespace=mesh-system gateway-service-account=public-gateway\n    keda namespace=keda-system service-account=keda-operator-sa\n",
+        1,
+    );
+    assert_ne!(moved, text, "the example's registry line moved");
+    let compilation = compile_clean(&moved);
+    let tree = compilation.tree.as_ref().expect("a tree");
+    let everything: String = tree
+        .files()
+        .values()
+        .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+        .collect();
+    for wanted in [
+        "cluster.local/ns/mesh-system/sa/public-gateway",
+        "cluster.local/ns/keda-system/sa/keda-operator-sa",
+        "kubernetes.io/metadata.name: mesh-system",
+        "kubernetes.io/metadata.name: keda-system",
+    ] {
+        assert!(everything.contains(wanted), "no `{wanted}` in the output");
+    }
+    for gone in [
+        "istio-ingressgateway-service-account",
+        "sa/keda-operator\n",
+        "kubernetes.io/metadata.name: istio-system",
+        "kubernetes.io/metadata.name: keda\n",
+    ] {
+        assert!(!everything.contains(gone), "`{gone}` is still in the output");
+    }
+    let defaults = example("voiceassist");
+    let tree = defaults.tree.as_ref().expect("a tree");
+    let everything: String = tree
+        .files()
+        .values()
+        .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+        .collect();
+    assert!(everything.contains("cluster.local/ns/keda/sa/keda-operator"));
+    assert!(everything.contains("kubernetes.io/metadata.name: istio-system"));
+}

@@ -124,14 +124,28 @@ impl Checker<'_> {
             }
         }
         self.labels(&spec.platform.labels, "/platform/labels");
-        if let Some(argocd) = &spec.platform.argocd {
-            for (value, field, what) in [
-                (&argocd.project, "project", "Argo CD project name"),
-                (&argocd.namespace, "namespace", "Argo CD namespace"),
-            ] {
-                if let Some(value) = value {
-                    self.dns_label(value, &format!("/platform/argocd/{field}"), what);
-                }
+        let platform = &spec.platform;
+        let argocd = platform.argocd.clone().unwrap_or_default();
+        let istio = platform.istio.clone().unwrap_or_default();
+        let keda = platform.keda.clone().unwrap_or_default();
+        for (value, pointer, what) in [
+            (argocd.project, "argocd/project", "Argo CD project name"),
+            (argocd.namespace, "argocd/namespace", "Argo CD namespace"),
+            (istio.namespace, "istio/namespace", "Istio namespace"),
+            (
+                istio.gateway_service_account,
+                "istio/gateway-service-account",
+                "Istio ingress gateway service account",
+            ),
+            (keda.namespace, "keda/namespace", "KEDA namespace"),
+            (
+                keda.service_account,
+                "keda/service-account",
+                "KEDA operator service account",
+            ),
+        ] {
+            if let Some(value) = value {
+                self.dns_label(&value, &format!("/platform/{pointer}"), what);
             }
         }
     }

@@ -73,6 +73,30 @@ pub struct PlatformSpec {
     pub registry: Option<String>,
     /// `argocd namespace=... project=...`.
     pub argocd: Option<ArgoCdSpec>,
+    /// `istio namespace=... gateway-service-account=...`.
+    pub istio: Option<IstioSpec>,
+    /// `keda namespace=... service-account=...`.
+    pub keda: Option<KedaSpec>,
+}
+
+/// `istio namespace=... gateway-service-account=...` in `platform`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct IstioSpec {
+    /// Namespace of istiod and the ingress gateway.
+    pub namespace: Option<String>,
+    /// Service account of the ingress gateway.
+    pub gateway_service_account: Option<String>,
+}
+
+/// `keda namespace=... service-account=...` in `platform`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct KedaSpec {
+    /// Namespace of the KEDA operator.
+    pub namespace: Option<String>,
+    /// Service account of the KEDA operator.
+    pub service_account: Option<String>,
 }
 
 /// `argocd namespace=... project=...` in `platform`.

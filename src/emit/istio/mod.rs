@@ -63,12 +63,6 @@ use crate::model::{Environment, Platform, Service, Target};
 pub const NETWORKING: &str = "networking.istio.io/v1";
 /// The apiVersion of PeerAuthentication and AuthorizationPolicy.
 pub const SECURITY: &str = "security.istio.io/v1";
-/// The identity of the default ingress gateway.
-pub const INGRESS_PRINCIPAL: &str =
-    "cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account";
-/// The identity of the KEDA operator (its default namespace and account; it must run in the
-/// mesh to reach services of a namespace with identity-based policies).
-pub const KEDA_PRINCIPAL: &str = "cluster.local/ns/keda/sa/keda-operator";
 /// The name of the namespace-wide deny-all policy.
 pub const ALLOW_NOTHING: &str = "allow-nothing";
 
@@ -159,7 +153,9 @@ pub fn objects(platform: &Platform, environment: &Environment, target: &Target) 
             service: Some(service.name.clone()),
             pointer: pointer.to_owned(),
         };
-        if let Some(policy) = security::service_policy(environment, &reach, service) {
+        if let Some(policy) =
+            security::service_policy(&platform.addons, environment, &reach, service)
+        {
             out.push(owned(
                 format!("istio/authorizationpolicy-{}.yaml", service.name),
                 policy,

@@ -13,9 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value, json};
 
 use super::view;
-use super::{ALLOW_NOTHING, INGRESS_PRINCIPAL, KEDA_PRINCIPAL, SECURITY, metadata};
+use super::{ALLOW_NOTHING, SECURITY, metadata};
 use crate::emit::kustomize::workload;
-use crate::model::{Environment, Service, Target};
+use crate::model::{Addons, Environment, Service, Target};
 
 /// The namespace-wide PeerAuthentication (`default`): STRICT, PERMISSIVE or DISABLE.
 pub fn peer_authentication(environment: &Environment) -> Value {
@@ -112,6 +112,7 @@ impl<'t> Reach<'t> {
 /// The ALLOW policy of a service: its callers to every port, the ingress gateway to the
 /// ports routes send to. `None` when nothing may reach it.
 pub fn service_policy(
+    addons: &Addons,
     environment: &Environment,
     reach: &Reach<'_>,
     service: &Service,
@@ -132,11 +133,15 @@ pub fn service_policy(
     if let Some(gateway_ports) = reach.gateway.get(service.name.as_str())
         && !gateway_ports.is_empty()
     {
-        rules.push(rule(vec![INGRESS_PRINCIPAL.to_owned()], gateway_ports));
+        let gateway = principal(&addons.istio_namespace, &addons.gateway_service_account);
+        rules.push(rule(vec![gateway], gateway_ports));
     }
     if reach.scaled_on(environment, service) {
         let ports: BTreeSet<u16> = service.ports.iter().map(|port| port.port).collect();
-        rules.push(rule(vec![KEDA_PRINCIPAL.to_owned()], &ports));
+        // The KEDA operator must run in the mesh to reach services of a namespace with
+        // identity-based policies.
+        let keda = principal(&addons.keda_namespace, &addons.keda_service_account);
+        rules.push(rule(vec![keda], &ports));
     }
     if rules.is_empty() {
         return None;

@@ -246,6 +246,7 @@ pub(crate) fn fixture() -> Platform {
         base,
         spec_file: "platform.kdl".into(),
         argocd: crate::model::ArgoCd::default(),
+        addons: crate::model::Addons::default(),
     }
 }
 

@@ -9,12 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::keda;
 use super::plan::{self, Scaler};
-use crate::model::{Environment, Platform, Port, Service, Target};
-
-/// The namespace KEDA's operator runs in (its documented install namespace).
-pub const KEDA_NAMESPACE: &str = "keda";
-/// The namespace of istiod and the Istio ingress gateway.
-pub const ISTIO_NAMESPACE: &str = "istio-system";
+use crate::model::{Addons, Environment, Platform, Port, Service, Target};
 
 /// The NetworkPolicies of a target.
 pub fn objects(
@@ -38,7 +33,7 @@ pub fn objects(
         ),
         ("allow-dns".to_owned(), allow_dns()),
     ];
-    if let Some(mesh) = allow_mesh(&environment.mesh.mode) {
+    if let Some(mesh) = allow_mesh(&environment.mesh.mode, &platform.addons) {
         policies.push(("allow-mesh".to_owned(), mesh));
     }
     let context = keda::Context::new(platform, environment, target);
@@ -51,7 +46,9 @@ pub fn objects(
         .collect();
     for service in &target.services {
         let name = format!("{}-allow", service.name);
-        if let Some(policy) = service_policy(&name, service, target, &read_by_keda) {
+        if let Some(policy) =
+            service_policy(&name, service, target, &read_by_keda, &platform.addons)
+        {
             policies.push((name, policy));
         }
     }
@@ -109,11 +106,11 @@ fn allow_dns() -> Value {
     )
 }
 
-fn allow_mesh(mode: &str) -> Option<Value> {
+fn allow_mesh(mode: &str, addons: &Addons) -> Option<Value> {
     match mode {
         "sidecar" => {
             let egress = json!({
-                "to": [namespace_peer(ISTIO_NAMESPACE, Some(json!({ "app": "istiod" })))],
+                "to": [namespace_peer(&addons.istio_namespace, Some(json!({ "app": "istiod" })))],
                 "ports": [{ "protocol": "TCP", "port": 15012 }],
             });
             Some(policy(
@@ -144,13 +141,14 @@ fn service_policy(
     service: &Service,
     target: &Target,
     read_by_keda: &[String],
+    addons: &Addons,
 ) -> Option<Value> {
     let own_ports = ports(&service.ports);
     let mut ingress = Vec::new();
     if !service.ports.is_empty() {
         if let Some(exposed) = exposed_ports(service) {
             ingress.push(json!({
-                "from": [namespace_peer(ISTIO_NAMESPACE, Some(json!({ "istio": "ingressgateway" })))],
+                "from": [namespace_peer(&addons.istio_namespace, Some(json!({ "istio": "ingressgateway" })))],
                 "ports": exposed,
             }));
         }
@@ -169,8 +167,10 @@ fn service_policy(
             ingress.push(json!({ "from": peers, "ports": own_ports }));
         }
         if read_by_keda.iter().any(|read| read == &service.name) {
-            ingress.push(json!({ "from": [namespace_peer(KEDA_NAMESPACE, None)],
-                "ports": own_ports }));
+            ingress.push(
+                json!({ "from": [namespace_peer(&addons.keda_namespace, None)],
+                "ports": own_ports }),
+            );
         }
         if service.kind == crate::model::WorkloadKind::Stateful {
             ingress.push(json!({
