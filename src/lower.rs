@@ -23,10 +23,10 @@ use serde_json::{Map, Value, json};
 
 use crate::check::CheckedSpec;
 use crate::model::{
-    Addons, Backup, Cloud, CloudKind, Cluster, Disruption, Environment, Image, IntOrPercent, Layer,
-    LimitRange, Mesh, NodePool, Origin, Origins, Placement, PodSecurity, Port, PortRef, Probe,
-    ProbeCheck, Replicas, Repo, Resources, SecretRef, Security, Service, Storage, Sync, Target,
-    Vpa, WorkloadKind,
+    Addons, Backup, Cloud, CloudKind, Cluster, Disruption, Egress, EgressPeer, Environment, Image,
+    IntOrPercent, Layer, LimitRange, Mesh, NodePool, Origin, Origins, Placement, PodSecurity, Port,
+    PortRef, Probe, ProbeCheck, Replicas, Repo, Resources, SecretRef, Security, Service, Storage,
+    Sync, Target, Vpa, WorkloadKind,
 };
 use crate::quantity;
 use crate::spec::types::{EnvironmentSpec, PlatformSpec, ServiceBody, Text};
@@ -814,6 +814,25 @@ fn to_service(name: &str, doc: Layered, cloud: Option<&Cloud>, registry: Option<
             })
             .collect(),
         calls: body.calls.clone().unwrap_or_default(),
+        egress: body
+            .egress
+            .iter()
+            .filter_map(|(name, egress)| {
+                // The checks require exactly one of the two; a spec with neither lowers
+                // nothing (it never reaches the emitters).
+                let peer = match (&egress.cidr, &egress.namespace) {
+                    (Some(cidr), _) => EgressPeer::Cidr(cidr.clone()),
+                    (None, Some(namespace)) => EgressPeer::Namespace(namespace.clone()),
+                    (None, None) => return None,
+                };
+                Some(Egress {
+                    name: name.clone(),
+                    peer,
+                    port: egress.port,
+                    protocol: egress.protocol.clone().unwrap_or_else(|| "TCP".to_owned()),
+                })
+            })
+            .collect(),
         replicas,
         autoscale: body.autoscale.clone(),
         vpa,

@@ -440,6 +440,8 @@ pub struct Service {
     pub secrets: Vec<SecretRef>,
     /// Services this one calls, in spec order.
     pub calls: Vec<String>,
+    /// Destinations outside the spec's services, sorted by name.
+    pub egress: Vec<Egress>,
     /// Pinned replicas or autoscaling bounds.
     pub replicas: Replicas,
     /// Autoscaling details (the JSON form of the `autoscale` block, resolved), for the
@@ -476,6 +478,28 @@ pub struct Service {
     /// Origins, keyed by JSON pointer in the effective service document (`/replicas`,
     /// `/image/tag`, `/autoscale/replicas/max`, `/security/run-as-non-root`, ...).
     pub origins: Origins,
+}
+
+/// Traffic a service sends to something outside the spec's services (`egress`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Egress {
+    /// The spec's name for the destination.
+    pub name: String,
+    /// Where the traffic goes.
+    pub peer: EgressPeer,
+    /// Destination port.
+    pub port: u16,
+    /// `TCP`, `UDP` or `SCTP`.
+    pub protocol: String,
+}
+
+/// The destination of an [`Egress`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EgressPeer {
+    /// A CIDR block outside the cluster.
+    Cidr(String),
+    /// Every pod of a namespace of the cluster.
+    Namespace(String),
 }
 
 /// The scheduling constraints of a service pinned to a node pool.

@@ -599,3 +599,38 @@ fn scale_to_zero_in_an_environment_uses_the_services_queue() {
         diagnostics(&refused)
     );
 }
+
+#[test]
+fn egress_destinations_become_network_policy_rules() {
+    let text = fixed(
+        "116-scaling-egress-cidr.kdl",
+        &[
+            ("cidr=\"db.example.com\"", "cidr=\"10.30.0.0/16\""),
+            ("cidr=\"10.20.1.7/16\"", "namespace=messaging"),
+            ("cidr=\"2001:db8::/129\"", "cidr=\"2001:db8::1/128\""),
+        ],
+    );
+    let compilation = compile("platform.kdl", &text);
+    assert!(!compilation.has_errors(), "{}", diagnostics(&compilation));
+    let tree = compilation.tree.as_ref().expect("a tree");
+    let bytes = &tree.files()["kubernetes/overlays/dev/aws/networkpolicy-web-allow.yaml"];
+    let policy: Value =
+        serde_saphyr::from_str(std::str::from_utf8(bytes).expect("UTF-8")).expect("YAML");
+    // In name order: api, broker, database.
+    assert_eq!(
+        policy.pointer("/spec/egress"),
+        Some(&json!([
+            { "to": [{ "ipBlock": { "cidr": "2001:db8::1/128" } }],
+              "ports": [{ "protocol": "TCP", "port": 443 }] },
+            { "to": [{ "namespaceSelector": { "matchLabels": { "kubernetes.io/metadata.name": "messaging" } } }],
+              "ports": [{ "protocol": "TCP", "port": 5672 }] },
+            { "to": [{ "ipBlock": { "cidr": "10.30.0.0/16" } }],
+              "ports": [{ "protocol": "TCP", "port": 5432 }] },
+        ]))
+    );
+    assert_eq!(
+        policy.pointer("/spec/policyTypes"),
+        Some(&json!(["Egress"])),
+        "nothing calls web: an egress-only policy"
+    );
+}

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::diagnostic::{Diagnostic, suggestion_help};
 use crate::profiles::Profile;
 use crate::quantity::{self, RangeError};
-use crate::spec::types::{ServiceBody, Text};
+use crate::spec::types::{EgressSpec, ServiceBody, Text};
 use crate::spec::{Form, Spec, pointer_join as join};
 
 /// Code: a name that is not a DNS-1123 label.
@@ -64,6 +64,8 @@ pub const NODE_POOL_MACHINE: &str = "manifold::spec::node-pool-machine";
 pub const MISSING_CLOUD_SETTING: &str = "manifold::spec::missing-cloud-setting";
 /// Code: a port referenced by name that the service does not declare.
 pub const UNKNOWN_PORT: &str = "manifold::spec::unknown-port";
+/// Code: an `egress` without exactly one destination, or with an invalid CIDR.
+pub const INVALID_EGRESS: &str = "manifold::spec::invalid-egress";
 
 /// Runs every semantic rule.
 pub fn check(spec: &Spec, form: &Form, profiles: &BTreeMap<String, Profile>) -> Vec<Diagnostic> {
@@ -146,6 +148,43 @@ impl Checker<'_> {
         ] {
             if let Some(value) = value {
                 self.dns_label(&value, &format!("/platform/{pointer}"), what);
+            }
+        }
+    }
+
+    /// `egress NAME cidr=…|namespace=… port=N`: exactly one destination, and a CIDR that
+    /// names a network (Kubernetes rejects others).
+    fn egress(&mut self, egress: &EgressSpec, pointer: &str) {
+        match (&egress.cidr, &egress.namespace) {
+            (Some(_), Some(_)) | (None, None) => {
+                let span = self.form.spans.key(pointer);
+                let message = if egress.cidr.is_some() {
+                    "`egress` names both a CIDR and a namespace"
+                } else {
+                    "`egress` names no destination"
+                };
+                self.push(
+                    Diagnostic::error(INVALID_EGRESS, span, message)
+                        .with_label("one destination per `egress`")
+                        .with_help("give either `cidr=\"10.0.0.0/16\"` (outside the cluster) or `namespace=NAME` (every pod of that namespace), and write one `egress` node per destination"),
+                );
+            }
+            (Some(cidr), None) => {
+                if let Err(problem) = network_cidr(cidr) {
+                    let span = self.form.spans.value(&join(pointer, "cidr"));
+                    self.push(
+                        Diagnostic::error(
+                            INVALID_EGRESS,
+                            span,
+                            format!("`{}` is not a network CIDR", cidr.escape_debug()),
+                        )
+                        .with_label(problem.0)
+                        .with_help(problem.1),
+                    );
+                }
+            }
+            (None, Some(namespace)) => {
+                self.dns_label(namespace, &join(pointer, "namespace"), "egress namespace");
             }
         }
     }
@@ -511,6 +550,9 @@ impl Checker<'_> {
                     .with_help("keep one of the two"),
                 );
             }
+        }
+        for (name, egress) in &body.egress {
+            self.egress(egress, &join(&join(pointer, "egress"), name));
         }
         for (variable, value) in &body.env {
             let env_pointer = join(&join(pointer, "env"), variable);
@@ -888,6 +930,58 @@ impl Checker<'_> {
             self.body(&override_spec.body, &override_pointer, Some(name), true);
         }
     }
+}
+
+/// Checks `ADDRESS/PREFIX` with no host bits set; on failure, a label and a help text.
+fn network_cidr(cidr: &str) -> Result<(), (&'static str, String)> {
+    let usage = || {
+        (
+            "not ADDRESS/PREFIX",
+            "write an IPv4 or IPv6 network with its prefix length, e.g. `10.20.0.0/16` or `2001:db8::/32`".to_owned(),
+        )
+    };
+    let (address, prefix) = cidr.split_once('/').ok_or_else(usage)?;
+    let address: std::net::IpAddr = address.parse().map_err(|_| usage())?;
+    let prefix: u32 = prefix.parse().map_err(|_| usage())?;
+    let (bits, value) = match address {
+        std::net::IpAddr::V4(v4) => (32, u128::from(u32::from(v4)) << 96),
+        std::net::IpAddr::V6(v6) => (128, u128::from(v6)),
+    };
+    if prefix > bits {
+        return Err((
+            "prefix too long",
+            format!("an {bits}-bit address takes a prefix of at most /{bits}"),
+        ));
+    }
+    let host_bits = value.checked_shl(prefix).unwrap_or(0);
+    if host_bits != 0 {
+        let network = match address {
+            std::net::IpAddr::V4(_) => {
+                let mask = if prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - prefix)
+                };
+                let v4 = (value >> 96) as u32 & mask;
+                std::net::IpAddr::V4(v4.into())
+            }
+            std::net::IpAddr::V6(_) => {
+                let mask = if prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - prefix)
+                };
+                std::net::IpAddr::V6((value & mask).into())
+            }
+        };
+        return Err((
+            "host bits set",
+            format!(
+                "the network is `{network}/{prefix}`; Kubernetes rejects a CIDR with host bits"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Whether an `autoscale` object declares a queue trigger (KEDA).

@@ -436,6 +436,9 @@ pub struct ServiceBody {
     pub secrets: BTreeMap<String, SecretSpec>,
     /// Services this one calls.
     pub calls: Option<Vec<String>>,
+    /// Destinations outside the spec's services, by name.
+    #[serde(default)]
+    pub egress: BTreeMap<String, EgressSpec>,
     /// Pinned replica count.
     pub replicas: Option<u32>,
     /// Autoscaling.
@@ -498,6 +501,21 @@ pub struct PortSpec {
     pub app_protocol: Option<String>,
     /// Port the Service exposes, when it differs.
     pub service_port: Option<u16>,
+}
+
+/// `egress NAME cidr=... | namespace=... port=N protocol=...`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct EgressSpec {
+    /// A CIDR block outside the cluster.
+    pub cidr: Option<String>,
+    /// A namespace of the cluster.
+    pub namespace: Option<String>,
+    /// Destination port.
+    #[serde(default)]
+    pub port: u16,
+    /// TCP, UDP or SCTP.
+    pub protocol: Option<String>,
 }
 
 /// `probe TYPE ...`.

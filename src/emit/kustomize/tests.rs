@@ -54,6 +54,7 @@ fn service(name: &str, kind: WorkloadKind) -> Service {
         env: Vec::new(),
         secrets: Vec::new(),
         calls: Vec::new(),
+        egress: Vec::new(),
         replicas: Replicas::Fixed(1),
         autoscale: None,
         vpa: None,

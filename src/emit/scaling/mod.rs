@@ -78,17 +78,18 @@
 //!   ask for). Then: `default-deny` (all pods, Ingress and Egress); `allow-dns` (egress to
 //!   kube-system's `k8s-app: kube-dns` pods on UDP and TCP 53, the label CoreDNS carries on
 //!   EKS, GKE and AKS); with mesh mode `sidecar`, `allow-mesh`: egress to istiod
-//!   (istio-system, `app: istiod`) on TCP 15012 (xDS and certificates); with mode `ambient`,
+//!   (`platform { istio namespace }`, `app: istiod`) on TCP 15012 (xDS and certificates); with mode `ambient`,
 //!   `allow-mesh`: ingress on TCP 15008 (HBONE) and from 169.254.7.127/32 (ztunnel's
 //!   health-probe address). Per service, `<service>-allow`: egress to each service it `calls`
 //!   on that service's container ports (a callee without ports gets no rule: nothing listens),
-//!   ingress from each caller on its own ports, ingress from the Istio ingress gateway
-//!   (istio-system, `istio: ingressgateway`) on the exposed port (all ports when `expose` names
-//!   none) when it has `expose`, ingress from the KEDA operator's namespace (`keda`) on its
-//!   ports when a KEDA trigger reads from it, and ingress from its own pods when it is
-//!   stateful (peers). Traffic to anything outside the platform (other namespaces, the
-//!   internet, Prometheus scraping) stays denied; add your own policies, which Kubernetes
-//!   unions with these.
+//!   egress to each `egress` destination (an `ipBlock` CIDR or every pod of a namespace) on
+//!   its port, ingress from each caller on its own ports, ingress from the Istio ingress
+//!   gateway (`platform { istio namespace }`, `istio: ingressgateway`) on the exposed port
+//!   (all ports when `expose` names none) when it has `expose`, ingress from the KEDA
+//!   operator's namespace (`platform { keda namespace }`) on its ports when a KEDA trigger
+//!   reads from it, and ingress from its own pods when it is stateful (peers). Anything else
+//!   (undeclared destinations, Prometheus scraping) stays denied; add your own policies,
+//!   which Kubernetes unions with these.
 
 pub mod hpa;
 pub mod keda;

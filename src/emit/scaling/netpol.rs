@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::keda;
 use super::plan::{self, Scaler};
-use crate::model::{Addons, Environment, Platform, Port, Service, Target};
+use crate::model::{Addons, EgressPeer, Environment, Platform, Port, Service, Target};
 
 /// The NetworkPolicies of a target.
 pub fn objects(
@@ -187,7 +187,7 @@ fn service_policy(
         .collect();
     callees.sort_by(|a, b| a.name.cmp(&b.name));
     callees.dedup_by(|a, b| a.name == b.name);
-    let egress: Vec<Value> = callees
+    let mut egress: Vec<Value> = callees
         .iter()
         .map(|callee| {
             json!({
@@ -196,6 +196,14 @@ fn service_policy(
             })
         })
         .collect();
+    // `egress` destinations outside the spec's services, in name order.
+    egress.extend(service.egress.iter().map(|out| {
+        let peer = match &out.peer {
+            EgressPeer::Cidr(cidr) => json!({ "ipBlock": { "cidr": cidr } }),
+            EgressPeer::Namespace(namespace) => namespace_peer(namespace, None),
+        };
+        json!({ "to": [peer], "ports": [{ "protocol": out.protocol, "port": out.port }] })
+    }));
     if ingress.is_empty() && egress.is_empty() {
         return None;
     }
