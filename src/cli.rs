@@ -129,17 +129,10 @@ pub fn run() -> ExitCode {
             deny,
         } => {
             let spec = spec.unwrap_or_else(default_spec);
-            let config = match templates.as_deref().map(read_templates).transpose() {
-                Ok(templates) => pipeline::Config {
-                    templates: templates.unwrap_or_default(),
-                },
-                Err(error) => return environment_error(&error, format),
-            };
-            let mut compilation = match compile_file_with(&spec, Stop::AfterEmit, &config) {
+            let compilation = match compile_to_tree(&spec, templates.as_deref(), &deny) {
                 Ok(compilation) => compilation,
                 Err(error) => return environment_error(&error, format),
             };
-            deny_diagnostics(&mut compilation, &deny);
             print_diagnostics(&compilation, format);
             let Some(tree) = compilation.tree.as_ref() else {
                 return ExitCode::from(1);
@@ -176,6 +169,25 @@ fn deny_diagnostics(compilation: &mut Compilation, deny: &[Deny]) {
     if compilation.has_errors() {
         compilation.tree = None;
     }
+}
+
+/// Compiles a spec file to its tree, as `compile`, `diff` and `commit` do: with the
+/// `--templates` directory's overrides, and `--deny` applied (a denied warning keeps no
+/// tree). Errors are about the files, not the spec's contents.
+fn compile_to_tree(
+    spec: &Path,
+    templates: Option<&Path>,
+    deny: &[Deny],
+) -> anyhow::Result<Compilation> {
+    let config = pipeline::Config {
+        templates: templates
+            .map(read_templates)
+            .transpose()?
+            .unwrap_or_default(),
+    };
+    let mut compilation = compile_file_with(spec, Stop::AfterEmit, &config)?;
+    deny_diagnostics(&mut compilation, deny);
+    Ok(compilation)
 }
 
 /// Reads and compiles a spec file. Errors are about the file, not its contents.

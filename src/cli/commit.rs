@@ -10,7 +10,6 @@ use std::process::ExitCode;
 
 use clap::Args;
 use manifold::gitops::{self, CommitRequest};
-use manifold::pipeline::{self, Stop};
 
 use super::Format;
 
@@ -50,23 +49,15 @@ pub(super) struct CommitArgs {
     /// Directory of templates replacing built-in ones (as for `compile`).
     #[arg(long, value_name = "DIR")]
     templates: Option<PathBuf>,
+    /// Treat warnings as errors (as for `compile`): `--deny warnings` fails on any warning.
+    #[arg(long, value_enum, value_name = "KIND")]
+    deny: Vec<super::Deny>,
 }
 
 /// Runs `manifold commit`.
 pub(super) fn run(args: CommitArgs) -> ExitCode {
     let spec = args.spec.clone().unwrap_or_else(super::default_spec);
-    let config = match args
-        .templates
-        .as_deref()
-        .map(super::read_templates)
-        .transpose()
-    {
-        Ok(templates) => pipeline::Config {
-            templates: templates.unwrap_or_default(),
-        },
-        Err(error) => return super::environment_error(&error, args.format),
-    };
-    let compilation = match super::compile_file_with(&spec, Stop::AfterEmit, &config) {
+    let compilation = match super::compile_to_tree(&spec, args.templates.as_deref(), &args.deny) {
         Ok(compilation) => compilation,
         Err(error) => return super::environment_error(&error, args.format),
     };

@@ -12,7 +12,6 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use manifold::diff::{self, Files, render};
 use manifold::output::{MANIFEST_PATH, Manifest};
-use manifold::pipeline::{self, Stop};
 
 use super::Format;
 
@@ -49,6 +48,9 @@ pub(super) struct DiffArgs {
     /// Directory of templates replacing built-in ones (as for `compile`).
     #[arg(long, value_name = "DIR")]
     templates: Option<PathBuf>,
+    /// Treat warnings as errors (as for `compile`): `--deny warnings` fails on any warning.
+    #[arg(long, value_enum, value_name = "KIND")]
+    deny: Vec<super::Deny>,
 }
 
 /// How `manifold diff` prints.
@@ -69,18 +71,7 @@ pub(super) fn run(args: DiffArgs) -> ExitCode {
         DiffFormat::Text | DiffFormat::Markdown => Format::Text,
     };
     let spec = args.spec.clone().unwrap_or_else(super::default_spec);
-    let config = match args
-        .templates
-        .as_deref()
-        .map(super::read_templates)
-        .transpose()
-    {
-        Ok(templates) => pipeline::Config {
-            templates: templates.unwrap_or_default(),
-        },
-        Err(error) => return failure(&error, diagnostics_format),
-    };
-    let compilation = match super::compile_file_with(&spec, Stop::AfterEmit, &config) {
+    let compilation = match super::compile_to_tree(&spec, args.templates.as_deref(), &args.deny) {
         Ok(compilation) => compilation,
         Err(error) => return failure(&error, diagnostics_format),
     };
