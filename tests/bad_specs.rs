@@ -24,7 +24,7 @@ use manifold::diagnostic::{self, Severity};
 use manifold::pipeline::{self, Stop};
 
 /// The catalogue must keep at least this many files.
-const MIN_CASES: usize = 40;
+const MIN_CASES: usize = 60;
 
 /// The code of the diagnostic for a spec without nodes.
 const EMPTY_SPEC: &str = "manifold::syntax::empty-spec";
