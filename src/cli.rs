@@ -17,6 +17,7 @@ use manifold::pipeline::{self, Compilation, Stop};
 
 mod commit;
 mod diff;
+mod explain;
 
 /// manifold: compile one KDL platform spec into Kustomize, Terraform and ArgoCD files.
 #[derive(Debug, Parser)]
@@ -78,6 +79,13 @@ enum Command {
     /// the output directory has uncommitted changes. Exit codes: 0 committed or nothing to
     /// commit, 1 errors.
     Commit(commit::CommitArgs),
+    /// Show where a generated value comes from, or what a spec line affects.
+    ///
+    /// `explain [SPEC] PATH#FIELD`: the value and the spec, profile and built-in-default lines
+    /// that set it, highest layer first. `explain [SPEC] PATH`: every field of the file with its
+    /// origin. `explain [SPEC] --spec-line FILE:LINE`: every output file and field the line
+    /// affects. Exit codes: 0 explained, 1 errors.
+    Explain(explain::ExplainArgs),
     /// Print the spec's JSON Schema (draft 2020-12).
     Schema,
 }
@@ -145,6 +153,7 @@ pub fn run() -> ExitCode {
         }
         Command::Diff(args) => diff::run(args),
         Command::Commit(args) => commit::run(args),
+        Command::Explain(args) => explain::run(args),
         Command::Schema => {
             let mut stdout = std::io::stdout().lock();
             let _ = stdout.write_all(manifold::spec::schema::PLATFORM_SCHEMA.as_bytes());

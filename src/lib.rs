@@ -18,6 +18,7 @@ pub mod source;
 pub mod check;
 pub mod diff;
 pub mod emit;
+pub mod explain;
 pub mod gitops;
 pub mod lower;
 pub mod model;
@@ -27,3 +28,4 @@ pub mod spec;
 pub mod syntax;
 
 pub mod pipeline;
+
