@@ -29,3 +29,4 @@ pub mod syntax;
 
 pub mod pipeline;
 
+pub mod synth;

@@ -261,17 +261,23 @@ pub fn emit(platform: &Platform, tree: &Tree) -> Files {
 /// [`WAVE_GUARDRAILS`], unless they already carry a sync wave. Files without policy objects,
 /// or that do not parse, are left byte for byte as they are.
 pub fn add_sync_waves(files: &mut Files) {
-    for contents in files.values_mut() {
-        let Ok(mut documents) = serde_saphyr::from_multiple::<Value>(contents) else {
-            continue;
-        };
+    // Only a file that names a policy kind can hold a policy object; parsing the others
+    // (most of them) would only find that out slowly. The candidates are rewritten in
+    // parallel, each on its own.
+    let candidates: Vec<(&String, &String)> = files
+        .iter()
+        .filter(|(_, contents)| POLICY_KINDS.iter().any(|(_, kind)| contents.contains(kind)))
+        .collect();
+    let rewritten = super::parallel_map(&candidates, |(path, contents)| {
+        let mut documents = serde_saphyr::from_multiple::<Value>(contents).ok()?;
         let mut changed = false;
         for document in &mut documents {
             changed |= add_policy_wave(document);
         }
-        if changed {
-            *contents = yaml::documents(&documents);
-        }
+        changed.then(|| ((*path).clone(), yaml::documents(&documents)))
+    });
+    for (path, contents) in rewritten.into_iter().flatten() {
+        files.insert(path, contents);
     }
 }
 
@@ -508,22 +514,68 @@ fn kinds_in(tree: &Tree) -> BTreeSet<(String, String)> {
         let Ok(text) = std::str::from_utf8(bytes) else {
             continue;
         };
-        let Ok(documents) = serde_saphyr::from_multiple::<Value>(text) else {
+        if let Some(found) = scan_kinds(text) {
+            debug_assert_eq!(found, parse_kinds(text), "kinds of {path}");
+            kinds.extend(found);
+        } else {
+            kinds.extend(parse_kinds(text));
+        }
+    }
+    kinds
+}
+
+/// The (group, kind) of each object of a YAML stream as emitted (a document per `---` line,
+/// top-level `apiVersion: …` and `kind: …` lines), read off the lines without parsing, which
+/// is most of the cost of [`kinds_in`] otherwise; Kustomizations are left out. `None` when the
+/// text is not plainly of that shape (a quoted or unusual value, a document without both
+/// keys): the caller then parses it ([`parse_kinds`], the reference this must agree with).
+fn scan_kinds(text: &str) -> Option<BTreeSet<(String, String)>> {
+    fn plain(value: &str) -> Option<&str> {
+        let mut chars = value.chars();
+        let first_is_letter = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+        let rest_is_plain =
+            chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '/' | '-' | '_'));
+        (first_is_letter && rest_is_plain).then_some(value)
+    }
+    let mut kinds = BTreeSet::new();
+    for document in text.split("\n---\n") {
+        let mut api_version = None;
+        let mut kind = None;
+        for line in document.lines() {
+            if let Some(value) = line.strip_prefix("apiVersion:") {
+                api_version = Some(plain(value.strip_prefix(' ')?)?);
+            } else if let Some(value) = line.strip_prefix("kind:") {
+                kind = Some(plain(value.strip_prefix(' ')?)?);
+            } else if line.starts_with("---") || line.starts_with("...") {
+                return None;
+            }
+        }
+        let group = api_version?.rsplit_once('/').map_or("", |(group, _)| group);
+        if !group.starts_with("kustomize.config.k8s.io") {
+            kinds.insert((group.to_owned(), kind?.to_owned()));
+        }
+    }
+    Some(kinds)
+}
+
+/// The (group, kind) of each object of a YAML stream, parsed; Kustomizations left out.
+fn parse_kinds(text: &str) -> BTreeSet<(String, String)> {
+    let mut kinds = BTreeSet::new();
+    let Ok(documents) = serde_saphyr::from_multiple::<Value>(text) else {
+        return kinds;
+    };
+    for document in documents {
+        let (Some(api_version), Some(kind)) = (
+            document.get("apiVersion").and_then(Value::as_str),
+            document.get("kind").and_then(Value::as_str),
+        ) else {
             continue;
         };
-        for document in documents {
-            let (Some(api_version), Some(kind)) = (
-                document.get("apiVersion").and_then(Value::as_str),
-                document.get("kind").and_then(Value::as_str),
-            ) else {
-                continue;
-            };
-            let group = api_version.rsplit_once('/').map_or("", |(group, _)| group);
-            if group.starts_with("kustomize.config.k8s.io") {
-                continue;
-            }
-            kinds.insert((group.to_owned(), kind.to_owned()));
+        let group = api_version.rsplit_once('/').map_or("", |(group, _)| group);
+        if group.starts_with("kustomize.config.k8s.io") {
+            continue;
         }
+        kinds.insert((group.to_owned(), kind.to_owned()));
     }
     kinds
 }

@@ -50,14 +50,32 @@ const KUSTOMIZE_API_VERSION: &str = "kustomize.config.k8s.io/v1beta1";
 /// other emitters (paths under `kubernetes/overlays/<env>/<cloud>/`), which the overlays list
 /// as resources.
 pub fn emit(platform: &Platform, extras: &Files) -> Files {
+    // Bases and overlays are independent of each other: each is rendered into its own map
+    // (in parallel), and the maps are merged in order.
     let mut files = Files::new();
-    for service in &platform.base {
+    for part in super::parallel_map(&platform.base, |service| {
+        let mut files = Files::new();
         emit_base(platform, service, &mut files);
+        files
+    }) {
+        files.extend(part);
     }
-    for environment in &platform.environments {
-        for target in &environment.targets {
-            overlay::emit(platform, environment, target, extras, &mut files);
-        }
+    let targets: Vec<_> = platform
+        .environments
+        .iter()
+        .flat_map(|environment| {
+            environment
+                .targets
+                .iter()
+                .map(move |target| (environment, target))
+        })
+        .collect();
+    for part in super::parallel_map(&targets, |(environment, target)| {
+        let mut files = Files::new();
+        overlay::emit(platform, environment, target, extras, &mut files);
+        files
+    }) {
+        files.extend(part);
     }
     files
 }
