@@ -710,7 +710,10 @@ fn addon_namespaces_and_accounts_come_from_the_platform() {
         "kubernetes.io/metadata.name: istio-system",
         "kubernetes.io/metadata.name: keda\n",
     ] {
-        assert!(!everything.contains(gone), "`{gone}` is still in the output");
+        assert!(
+            !everything.contains(gone),
+            "`{gone}` is still in the output"
+        );
     }
     let defaults = example("voiceassist");
     let tree = defaults.tree.as_ref().expect("a tree");
