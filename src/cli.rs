@@ -243,12 +243,8 @@ fn read_templates(
     Ok(templates)
 }
 
-/// Reads and compiles a spec file with `config`. Errors are about the file, not its contents.
-fn compile_file_with(
-    spec: &Path,
-    stop: Stop,
-    config: &pipeline::Config,
-) -> anyhow::Result<Compilation> {
+/// Reads a spec file as UTF-8 text. Errors are about the file, not its contents.
+fn read_spec(spec: &Path) -> anyhow::Result<String> {
     if spec.is_dir() {
         anyhow::bail!(
             "{} is a directory; give the spec file itself (e.g. {}/platform.kdl)",
@@ -258,13 +254,22 @@ fn compile_file_with(
     }
     let bytes = std::fs::read(spec)
         .map_err(|error| anyhow::anyhow!("cannot read spec {}: {error}", spec.display()))?;
-    let text = String::from_utf8(bytes).map_err(|error| {
+    String::from_utf8(bytes).map_err(|error| {
         anyhow::anyhow!(
             "spec {} is not UTF-8 text (invalid byte at offset {})",
             spec.display(),
             error.utf8_error().valid_up_to()
         )
-    })?;
+    })
+}
+
+/// Reads and compiles a spec file with `config`. Errors are about the file, not its contents.
+fn compile_file_with(
+    spec: &Path,
+    stop: Stop,
+    config: &pipeline::Config,
+) -> anyhow::Result<Compilation> {
+    let text = read_spec(spec)?;
     Ok(pipeline::compile_with(
         &spec.display().to_string(),
         &text,

@@ -72,7 +72,7 @@ pub(super) fn run(args: ExplainArgs) -> ExitCode {
         },
         Err(error) => return super::environment_error(&error, format),
     };
-    let text = match read_spec(&spec) {
+    let text = match super::read_spec(&spec) {
         Ok(text) => text,
         Err(error) => return super::environment_error(&error, format),
     };
@@ -300,24 +300,4 @@ fn usage(message: &str, format: Format) -> ExitCode {
 fn color() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
         && std::io::stdout().is_terminal()
-}
-
-/// Reads the spec as `compile` does. Errors are about the file, not its contents.
-fn read_spec(spec: &Path) -> anyhow::Result<String> {
-    if spec.is_dir() {
-        anyhow::bail!(
-            "{} is a directory; give the spec file itself (e.g. {}/platform.kdl)",
-            spec.display(),
-            spec.display()
-        );
-    }
-    let bytes = std::fs::read(spec)
-        .map_err(|error| anyhow::anyhow!("cannot read spec {}: {error}", spec.display()))?;
-    String::from_utf8(bytes).map_err(|error| {
-        anyhow::anyhow!(
-            "spec {} is not UTF-8 text (invalid byte at offset {})",
-            spec.display(),
-            error.utf8_error().valid_up_to()
-        )
-    })
 }

@@ -1185,23 +1185,7 @@ fn escape(segment: &str) -> String {
 fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|candidate| (distance(word, candidate), candidate))
+        .map(|candidate| (crate::diagnostic::edit_distance(word, candidate), candidate))
         .min_by_key(|(score, _)| *score)
         .map(|(_, candidate)| candidate)
-}
-
-fn distance(a: &str, b: &str) -> usize {
-    let b_chars: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b_chars.len()).collect();
-    for (i, a_char) in a.chars().enumerate() {
-        let mut current = vec![i + 1; b_chars.len() + 1];
-        for (j, b_char) in b_chars.iter().enumerate() {
-            let cost = usize::from(a_char != *b_char);
-            current[j + 1] = (previous[j] + cost)
-                .min(previous[j + 1] + 1)
-                .min(current[j] + 1);
-        }
-        previous = current;
-    }
-    previous[b_chars.len()]
 }
