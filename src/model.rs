@@ -404,7 +404,37 @@ pub struct Target {
     pub services: Vec<Service>,
 }
 
+impl Platform {
+    /// The base service named `name`: a binary search, since `base` is sorted by name (a
+    /// linear scan per overlay service made the Kustomize emitter quadratic), with a scan as
+    /// the fallback for a platform built out of order.
+    pub fn base_service(&self, name: &str) -> Option<&Service> {
+        match self
+            .base
+            .binary_search_by(|service| service.name.as_str().cmp(name))
+        {
+            Ok(index) => Some(&self.base[index]),
+            Err(_) => self.base.iter().find(|service| service.name == name),
+        }
+    }
+}
+
 impl Target {
+    /// Callee name → the services of the target that call it, each once, in target order
+    /// (by name): one pass, for the policies that admit callers.
+    pub fn callers(&self) -> BTreeMap<&str, Vec<&Service>> {
+        let mut callers: BTreeMap<&str, Vec<&Service>> = BTreeMap::new();
+        for service in &self.services {
+            for callee in &service.calls {
+                let list = callers.entry(callee.as_str()).or_default();
+                if !list.last().is_some_and(|last| std::ptr::eq(*last, service)) {
+                    list.push(service);
+                }
+            }
+        }
+        callers
+    }
+
     /// The service named `name`: a binary search, since `services` is sorted by name (a
     /// linear scan per lookup made emitters and checks quadratic in the number of services),
     /// with a scan as the fallback for a target built out of order.

@@ -57,7 +57,7 @@ use serde_json::{Map, Value, json};
 
 use super::Files;
 use super::yaml;
-use crate::model::{Environment, Platform, Service, Target};
+use crate::model::{Environment, Platform, Target};
 
 /// The apiVersion of Gateway, VirtualService and DestinationRule.
 pub const NETWORKING: &str = "networking.istio.io/v1";
@@ -204,15 +204,6 @@ pub fn objects(platform: &Platform, environment: &Environment, target: &Target) 
         }
     }
     out
-}
-
-/// The services of the target that call `name`, sorted by name.
-pub fn callers<'t>(target: &'t Target, name: &str) -> Vec<&'t Service> {
-    target
-        .services
-        .iter()
-        .filter(|service| service.calls.iter().any(|callee| callee == name))
-        .collect()
 }
 
 /// Object metadata: a name and the labels of a service's objects (or of namespace-wide ones).

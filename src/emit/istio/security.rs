@@ -63,15 +63,8 @@ pub struct Reach<'t> {
 impl<'t> Reach<'t> {
     /// Indexes `target`.
     pub fn new(target: &'t Target) -> Reach<'t> {
-        let mut callers: BTreeMap<&str, Vec<&Service>> = BTreeMap::new();
         let mut keda_hosts = BTreeSet::new();
         for service in &target.services {
-            for callee in &service.calls {
-                let list = callers.entry(callee.as_str()).or_default();
-                if !list.last().is_some_and(|last| std::ptr::eq(*last, service)) {
-                    list.push(service);
-                }
-            }
             if let Some(Value::Array(queues)) = service
                 .autoscale
                 .as_ref()
@@ -88,7 +81,7 @@ impl<'t> Reach<'t> {
             }
         }
         Reach {
-            callers,
+            callers: target.callers(),
             gateway: gateway_ports(target),
             keda_hosts,
         }

@@ -64,7 +64,7 @@ pub fn emit(
     let mut images = Vec::new();
     let mut patches = Vec::new();
     for service in &target.services {
-        let Some(base) = platform.base.iter().find(|base| base.name == service.name) else {
+        let Some(base) = platform.base_service(&service.name) else {
             continue;
         };
         resources.push(format!("../../../base/{}", service.name).into());

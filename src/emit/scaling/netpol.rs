@@ -5,6 +5,8 @@
 //! `allow-mesh` (sidecar or ambient mesh) and one `<service>-allow` per service that talks to
 //! or is reached by something; nothing when the environment's default-deny is off.
 
+use std::collections::BTreeSet;
+
 use serde_json::{Map, Value, json};
 
 use super::keda;
@@ -37,18 +39,23 @@ pub fn objects(
         policies.push(("allow-mesh".to_owned(), mesh));
     }
     let context = keda::Context::new(platform, environment, target);
-    let read_by_keda: Vec<String> = target
+    let read_by_keda: BTreeSet<String> = target
         .services
         .iter()
         .filter_map(plan::autoscale)
         .filter(|autoscale| autoscale.scaler() == Scaler::Keda)
         .flat_map(|autoscale| keda::services_read(&autoscale, &context))
         .collect();
+    let callers = target.callers();
     for service in &target.services {
         let name = format!("{}-allow", service.name);
-        if let Some(policy) =
-            service_policy(&name, service, target, &read_by_keda, &platform.addons)
-        {
+        let reach = Reach {
+            callers: callers
+                .get(service.name.as_str())
+                .map_or(&[], Vec::as_slice),
+            read_by_keda: read_by_keda.contains(&service.name),
+        };
+        if let Some(policy) = service_policy(&name, service, target, &reach, &platform.addons) {
             policies.push((name, policy));
         }
     }
@@ -136,11 +143,19 @@ fn allow_mesh(mode: &str, addons: &Addons) -> Option<Value> {
     }
 }
 
+/// Who reaches one service, from the target's one-pass indexes.
+struct Reach<'t> {
+    /// The services of the target that call it, by name.
+    callers: &'t [&'t Service],
+    /// Whether a KEDA trigger of the target reads from it.
+    read_by_keda: bool,
+}
+
 fn service_policy(
     name: &str,
     service: &Service,
     target: &Target,
-    read_by_keda: &[String],
+    reach: &Reach<'_>,
     addons: &Addons,
 ) -> Option<Value> {
     let own_ports = ports(&service.ports);
@@ -152,21 +167,15 @@ fn service_policy(
                 "ports": exposed,
             }));
         }
-        let mut callers: Vec<&Service> = target
-            .services
-            .iter()
-            .filter(|caller| caller.calls.iter().any(|callee| callee == &service.name))
-            .collect();
-        callers.sort_by(|a, b| a.name.cmp(&b.name));
-        callers.dedup_by(|a, b| a.name == b.name);
-        if !callers.is_empty() {
-            let peers: Vec<Value> = callers
+        if !reach.callers.is_empty() {
+            let peers: Vec<Value> = reach
+                .callers
                 .iter()
                 .map(|caller| json!({ "podSelector": { "matchLabels": super::selector(caller) } }))
                 .collect();
             ingress.push(json!({ "from": peers, "ports": own_ports }));
         }
-        if read_by_keda.iter().any(|read| read == &service.name) {
+        if reach.read_by_keda {
             ingress.push(
                 json!({ "from": [namespace_peer(&addons.keda_namespace, None)],
                 "ports": own_ports }),
