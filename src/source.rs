@@ -4,7 +4,7 @@
 //! Invariant: a [`Span`] is a byte range into exactly one [`SourceFile`]; nothing here reads
 //! the filesystem.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Identifies one file in a [`Sources`] set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -41,6 +41,9 @@ pub struct SourceFile {
     /// The full text.
     pub text: Arc<str>,
     line_starts: Vec<usize>,
+    /// Line starts as miette counts lines (`\n`, `\r\n` and a lone `\r` each end one),
+    /// built on first use by [`SourceFile::render_lines`].
+    render_lines: OnceLock<Arc<[usize]>>,
 }
 
 impl SourceFile {
@@ -73,6 +76,29 @@ impl SourceFile {
         self.text[start..end].trim_end_matches(['\n', '\r'])
     }
 
+    /// The byte offset of the start of every line, counting lines as miette's renderer does
+    /// (`\n`, `\r\n` and a lone `\r` each end one); the first entry is 0. Built once per file
+    /// and shared, so rendering many diagnostics never rescans the text.
+    pub fn render_lines(&self) -> Arc<[usize]> {
+        self.render_lines
+            .get_or_init(|| {
+                let bytes = self.text.as_bytes();
+                let mut starts = vec![0];
+                for (idx, byte) in bytes.iter().enumerate() {
+                    let ends_line = match byte {
+                        b'\n' => true,
+                        b'\r' => bytes.get(idx + 1) != Some(&b'\n'),
+                        _ => false,
+                    };
+                    if ends_line {
+                        starts.push(idx + 1);
+                    }
+                }
+                starts.into()
+            })
+            .clone()
+    }
+
     /// The byte offset where the 1-based `line` starts, if the file has that line.
     pub fn line_start(&self, line: usize) -> Option<usize> {
         self.line_starts.get(line.checked_sub(1)?).copied()
@@ -101,6 +127,7 @@ impl Sources {
             name: name.into(),
             text,
             line_starts,
+            render_lines: OnceLock::new(),
         });
         file_id
     }
