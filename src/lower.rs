@@ -59,14 +59,12 @@ pub fn lower(checked: &CheckedSpec, spec_file: &str) -> crate::model::Platform {
         })
         .collect();
     terraform::record_spans(checked, &mut clouds);
-    let base = spec
-        .services
-        .keys()
-        .map(|name| {
-            let effective = resolve_service(checked, name, None, None);
-            to_service(name, effective, None, spec.platform.registry.as_deref())
-        })
-        .collect();
+    // Services resolve independently: in parallel, collected in name order.
+    let names: Vec<&String> = spec.services.keys().collect();
+    let base = crate::parallel::map(&names, |name| {
+        let effective = resolve_service(checked, name, None, None);
+        to_service(name, effective, None, spec.platform.registry.as_deref())
+    });
     let environments = spec
         .environments
         .iter()
@@ -131,17 +129,33 @@ fn addons(platform: &PlatformSpec) -> Addons {
     addons
 }
 
-/// A document being resolved, with the origin of each value.
+/// A document being resolved, with the origin of each value (a B-tree while layers are
+/// applied, so that a replaced subtree's pointers are one range; [`Origins`] once done).
 struct Layered {
     value: Value,
-    origins: Origins,
+    origins: BTreeMap<String, Origin>,
 }
 
 impl Layered {
     fn new() -> Layered {
         Layered {
             value: Value::Object(Map::new()),
-            origins: Origins::new(),
+            origins: BTreeMap::new(),
+        }
+    }
+
+    /// Forgets the origins of the values under `pointer` (not of `pointer` itself).
+    fn forget_below(&mut self, pointer: &str) {
+        // The pointers below `/a` are those in [`/a/`, `/a0`): `0` follows `/` in ASCII.
+        let low = format!("{pointer}/");
+        let high = format!("{pointer}0");
+        let below: Vec<String> = self
+            .origins
+            .range(low..high)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in below {
+            self.origins.remove(&key);
         }
     }
 
@@ -176,9 +190,7 @@ impl Layered {
                 if let Some(previous) = self.origins.remove(&pointer) {
                     overridden = chain_of(previous);
                 }
-                let prefix = format!("{pointer}/");
-                self.origins
-                    .retain(|key, _| key != &pointer && !key.starts_with(&prefix));
+                self.forget_below(&pointer);
             }
             self.origins.insert(
                 pointer,
@@ -195,10 +207,9 @@ impl Layered {
         if let Value::Object(map) = &mut self.value {
             map.remove(key);
         }
-        let pointer = format!("/{key}");
-        let prefix = format!("{pointer}/");
-        self.origins
-            .retain(|existing, _| existing != &pointer && !existing.starts_with(&prefix));
+        let pointer = join("", key);
+        self.origins.remove(&pointer);
+        self.forget_below(&pointer);
     }
 }
 
@@ -336,7 +347,7 @@ fn resolve_service(
                     doc.apply(
                         "",
                         &layered,
-                        &Layer::Profile(env.profile.clone()),
+                        &Layer::Profile(env.profile.as_str().into()),
                         Some(&profile.form.spans),
                         "/profile",
                     );
@@ -350,7 +361,7 @@ fn resolve_service(
                 doc.apply(
                     "",
                     &layered,
-                    &Layer::Environment(env_name.to_owned()),
+                    &Layer::Environment(env_name.into()),
                     Some(spans),
                     &env_pointer,
                 );
@@ -380,8 +391,8 @@ fn resolve_service(
                 let pointer = join(&join(&service_pointer, "overrides"), &idx.to_string());
                 if let Some(value) = checked.form.value.pointer(&pointer) {
                     let layer = match wanted_cloud {
-                        None => Layer::Override(env_name.to_owned()),
-                        Some(cloud) => Layer::CloudOverride(env_name.to_owned(), cloud.to_owned()),
+                        None => Layer::Override(env_name.into()),
+                        Some(cloud) => Layer::CloudOverride(env_name.into(), cloud.into()),
                     };
                     apply_body(&mut doc, value, &layer, spans, &pointer);
                 }
@@ -429,7 +440,7 @@ fn lower_environment(
         doc.apply(
             "",
             &Value::Object(picked),
-            &Layer::Profile(env.profile.clone()),
+            &Layer::Profile(env.profile.as_str().into()),
             Some(&profile.form.spans),
             "/profile",
         );
@@ -446,7 +457,7 @@ fn lower_environment(
         doc.apply(
             "",
             &Value::Object(picked),
-            &Layer::Environment(name.to_owned()),
+            &Layer::Environment(name.into()),
             Some(spans),
             &env_pointer,
         );
@@ -499,7 +510,7 @@ fn lower_environment(
             ttl: backup.ttl.clone().unwrap_or_else(|| "720h".to_owned()),
         }),
         targets: Vec::new(),
-        origins: doc.origins,
+        origins: doc.origins.into_iter().collect(),
     };
     let mut deploy_to: Vec<CloudKind> = env
         .deploy_to
@@ -522,28 +533,24 @@ fn lower_environment(
             .clusters
             .iter()
             .find(|candidate| candidate.name == cluster);
-        let services = checked
-            .spec
-            .services
-            .keys()
-            .map(|service_name| {
-                let effective = resolve_service(
-                    checked,
-                    service_name,
-                    Some((name, env)),
-                    Some(kind.as_str()),
-                );
-                let mut service = to_service(
-                    service_name,
-                    effective,
-                    Some(cloud),
-                    checked.spec.platform.registry.as_deref(),
-                );
-                apply_floor(&mut service, &environment);
-                service.placement = placement(kind, cloud_cluster, service.node_pool.as_deref());
-                service
-            })
-            .collect();
+        let names: Vec<&String> = checked.spec.services.keys().collect();
+        let services = crate::parallel::map(&names, |service_name| {
+            let effective = resolve_service(
+                checked,
+                service_name,
+                Some((name, env)),
+                Some(kind.as_str()),
+            );
+            let mut service = to_service(
+                service_name,
+                effective,
+                Some(cloud),
+                checked.spec.platform.registry.as_deref(),
+            );
+            apply_floor(&mut service, &environment);
+            service.placement = placement(kind, cloud_cluster, service.node_pool.as_deref());
+            service
+        });
         environment.targets.push(Target {
             environment: name.to_owned(),
             cloud: kind,
@@ -590,10 +597,14 @@ fn apply_floor(service: &mut Service, environment: &Environment) {
     let floor_origin = environment.origins.get("/replica-floor").cloned();
     let raised = |origins: &mut Origins, pointer: &str| {
         if let Some(origin) = &floor_origin {
-            let overridden = origins.remove(pointer).map(chain_of).unwrap_or_default();
+            let overridden = origins
+                .get(pointer)
+                .cloned()
+                .map(chain_of)
+                .unwrap_or_default();
             let mut origin = origin.clone();
             origin.overridden = overridden;
-            origins.insert(pointer.to_owned(), origin);
+            origins.insert(pointer, origin);
         }
     };
     match &mut service.replicas {
@@ -848,7 +859,7 @@ fn to_service(name: &str, doc: Layered, cloud: Option<&Cloud>, registry: Option<
         annotations: texts(&body.annotations),
         node_pool: body.node_pool.clone(),
         placement: None,
-        origins: doc.origins,
+        origins: doc.origins.into_iter().collect(),
     }
 }
 

@@ -7,7 +7,9 @@
 //! service's or environment's origin table, keyed by its JSON pointer in the effective
 //! (merged) document; the model knows nothing about KDL. Collections are sorted by name.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use crate::source::Span;
 
@@ -30,23 +32,118 @@ pub enum Layer {
     /// manifold's built-in default.
     Builtin,
     /// A built-in profile (`overlays/<profile>.kdl`).
-    Profile(String),
+    Profile(Arc<str>),
     /// An environment's override of a profile setting.
-    Environment(String),
+    Environment(Arc<str>),
     /// The spec's `defaults` block.
     Defaults,
     /// The service block.
     Service,
     /// An `in ENV` block.
-    Override(String),
+    Override(Arc<str>),
     /// An `in ENV cloud=CLOUD` block.
-    CloudOverride(String, String),
+    CloudOverride(Arc<str>, Arc<str>),
     /// Derived by manifold from other values (for example a NetworkPolicy rule from `calls`).
     Derived,
 }
 
-/// JSON pointer (in the effective document) → origin.
-pub type Origins = BTreeMap<String, Origin>;
+/// JSON pointer (in the effective document) → origin, sorted by pointer.
+///
+/// The model holds one table per service per target (tens of thousands on a large platform),
+/// so it is a sorted vector rather than a B-tree (whose nodes cost several times their
+/// entries at this size), and its pointers are interned: every service of every target uses
+/// the same few hundred, so each is stored once per thread that lowered it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origins {
+    entries: Vec<(Arc<str>, Origin)>,
+}
+
+impl Origins {
+    /// The origin of exactly this pointer.
+    pub fn get(&self, pointer: &str) -> Option<&Origin> {
+        self.position(pointer).ok().map(|idx| &self.entries[idx].1)
+    }
+
+    /// Sets the origin of a pointer and returns the one it replaced.
+    pub fn insert(&mut self, pointer: &str, origin: Origin) -> Option<Origin> {
+        match self.position(pointer) {
+            Ok(idx) => Some(std::mem::replace(&mut self.entries[idx].1, origin)),
+            Err(idx) => {
+                self.entries.insert(idx, (intern(pointer), origin));
+                None
+            }
+        }
+    }
+
+    /// Every (pointer, origin), sorted by pointer.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Origin)> {
+        self.entries
+            .iter()
+            .map(|(pointer, origin)| (&**pointer, origin))
+    }
+
+    /// The number of pointers.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no pointer has an origin.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn position(&self, pointer: &str) -> Result<usize, usize> {
+        self.entries
+            .binary_search_by(|(candidate, _)| (**candidate).cmp(pointer))
+    }
+}
+
+impl<P: AsRef<str>> FromIterator<(P, Origin)> for Origins {
+    /// Collects (pointer, origin) pairs; for a pointer given twice the last wins.
+    fn from_iter<I: IntoIterator<Item = (P, Origin)>>(pairs: I) -> Origins {
+        let mut entries: Vec<(Arc<str>, Origin)> = pairs
+            .into_iter()
+            .map(|(pointer, origin)| (intern(pointer.as_ref()), origin))
+            .collect();
+        // Stable: equal pointers keep their order, so the last one given is the last here.
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut deduped: Vec<(Arc<str>, Origin)> = Vec::with_capacity(entries.len());
+        for entry in entries {
+            match deduped.last_mut() {
+                Some(last) if last.0 == entry.0 => *last = entry,
+                _ => deduped.push(entry),
+            }
+        }
+        Origins { entries: deduped }
+    }
+}
+
+impl<'a> IntoIterator for &'a Origins {
+    type Item = (&'a str, &'a Origin);
+    type IntoIter = Box<dyn Iterator<Item = (&'a str, &'a Origin)> + 'a>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+thread_local! {
+    /// The pointers [`intern`] has handed out on this thread.
+    static POINTERS: RefCell<HashSet<Arc<str>>> = RefCell::new(HashSet::new());
+}
+
+/// One shared copy of a pointer per thread. Only memory depends on it, never output.
+fn intern(pointer: &str) -> Arc<str> {
+    POINTERS.with(|pointers| {
+        let mut pointers = pointers.borrow_mut();
+        if let Some(found) = pointers.get(pointer) {
+            return found.clone();
+        }
+        let shared: Arc<str> = Arc::from(pointer);
+        pointers.insert(shared.clone());
+        shared
+    })
+}
 
 /// The whole resolved platform.
 #[derive(Debug, Clone)]

@@ -794,7 +794,7 @@ impl Explainer {
         for (label, origins) in self.origin_tables(platform, output_path) {
             for (pointer, origin) in origins {
                 if matches(origin, pointer) {
-                    return Some((format!("{label}: {pointer}"), origin, pointer.clone()));
+                    return Some((format!("{label}: {pointer}"), origin, pointer.to_owned()));
                 }
             }
         }

@@ -106,8 +106,21 @@ pub struct Form {
 
 /// Appends one escaped JSON-pointer segment.
 pub fn pointer_join(base: &str, segment: &str) -> String {
-    let escaped = segment.replace('~', "~0").replace('/', "~1");
-    format!("{base}/{escaped}")
+    let mut joined = String::with_capacity(base.len() + 1 + segment.len());
+    joined.push_str(base);
+    joined.push('/');
+    if segment.contains(['~', '/']) {
+        for character in segment.chars() {
+            match character {
+                '~' => joined.push_str("~0"),
+                '/' => joined.push_str("~1"),
+                other => joined.push(other),
+            }
+        }
+    } else {
+        joined.push_str(segment);
+    }
+    joined
 }
 
 /// Converts a document whose top level is described by `object_schema` (inside `root`).
@@ -665,5 +678,18 @@ impl<'s> Converter<'s> {
             .with_related_opt(first, "first occurrence"),
         );
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pointer_join;
+
+    #[test]
+    fn pointer_segments_are_escaped() {
+        assert_eq!(pointer_join("", "services"), "/services");
+        assert_eq!(pointer_join("/env", "a/b~c"), "/env/a~1b~0c");
+        assert_eq!(pointer_join("/x", ""), "/x/");
+        assert_eq!(pointer_join("/x", "é/~"), "/x/é~1~0");
     }
 }

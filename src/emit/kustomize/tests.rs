@@ -70,7 +70,7 @@ fn service(name: &str, kind: WorkloadKind) -> Service {
         annotations: BTreeMap::new(),
         node_pool: None,
         placement: None,
-        origins: BTreeMap::new(),
+        origins: Default::default(),
     }
 }
 
@@ -195,7 +195,7 @@ fn environment(name: &str, targets: Vec<Target>) -> Environment {
         }),
         backup: None,
         targets,
-        origins: BTreeMap::new(),
+        origins: Default::default(),
     }
 }
 
