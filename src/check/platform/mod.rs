@@ -31,6 +31,6 @@ pub fn check(platform: &Platform, spec_file: FileId) -> Vec<Diagnostic> {
 pub fn origin_span(origins: &crate::model::Origins, pointers: &[&str], spec_file: FileId) -> Span {
     pointers
         .iter()
-        .find_map(|pointer| origins.get(*pointer).and_then(|origin| origin.span))
+        .find_map(|pointer| origins.get(pointer).and_then(|origin| origin.span))
         .unwrap_or(Span::new(spec_file, 0, 0))
 }
