@@ -14,8 +14,42 @@ use crate::source::{FileId, Span};
 /// Diagnostic code for KDL syntax errors.
 pub const SYNTAX_ERROR: &str = "manifold::syntax::invalid-kdl";
 
+/// A parsed spec: its top-level nodes in order, in one or more pieces of the text, each
+/// with the byte offset where it starts (the spans of a piece's nodes are relative to it).
+#[derive(Debug)]
+pub struct Document {
+    pieces: Vec<(usize, KdlDocument)>,
+}
+
+impl Document {
+    /// The pieces, in text order.
+    pub fn pieces(&self) -> &[(usize, KdlDocument)] {
+        &self.pieces
+    }
+
+    fn is_empty(&self) -> bool {
+        self.pieces
+            .iter()
+            .all(|(_, piece)| piece.nodes().is_empty())
+    }
+}
+
+/// A spec smaller than this is parsed in one piece.
+const PIECE_SIZE: usize = 64 * 1024;
+
 /// Parses `text` as KDL v2. On failure returns every syntax diagnostic the parser reported.
-pub fn parse(file: FileId, text: &str) -> Result<KdlDocument, Vec<Diagnostic>> {
+///
+/// A large spec is cut at top-level node boundaries (see [`scan`]) and the pieces are parsed
+/// in parallel; the `kdl` crate's parser is the slowest stage of a large compile. Cutting
+/// between two top-level nodes cannot change what the nodes are, and when any piece fails the
+/// whole text is parsed again, so the diagnostics are the same as without cutting.
+pub fn parse(file: FileId, text: &str) -> Result<Document, Vec<Diagnostic>> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    parse_in(file, text, (text.len() / PIECE_SIZE).clamp(1, threads * 4))
+}
+
+/// [`parse`] in at most `pieces` pieces.
+fn parse_in(file: FileId, text: &str, pieces: usize) -> Result<Document, Vec<Diagnostic>> {
     if text.trim().is_empty() {
         return Err(vec![
             Diagnostic::error(
@@ -29,11 +63,32 @@ pub fn parse(file: FileId, text: &str) -> Result<KdlDocument, Vec<Diagnostic>> {
     }
     // issue 10: the `kdl` parser is recursive, so 10,000 nested `{` (or `/*`) overflowed the
     // stack and aborted the process (found by hand and by fuzzing). Refuse such text first.
-    if let Some(too_deep) = check_depth(file, text) {
-        return Err(vec![too_deep]);
-    }
-    match KdlDocument::parse_v2(text) {
-        Ok(document) if document.nodes().is_empty() => Err(vec![
+    let boundaries = scan(file, text).map_err(|too_deep| vec![*too_deep])?;
+    let ranges = cut(
+        text.len(),
+        boundaries.as_deref().unwrap_or_default(),
+        pieces,
+    );
+    let in_pieces = if ranges.len() > 1 {
+        let parsed = crate::parallel::map(&ranges, |range| {
+            KdlDocument::parse_v2(&text[range.clone()]).ok()
+        });
+        ranges
+            .iter()
+            .zip(parsed)
+            .map(|(range, piece)| Some((range.start, piece?)))
+            .collect::<Option<Vec<_>>>()
+    } else {
+        None
+    };
+    let document = match in_pieces {
+        Some(pieces) => Document { pieces },
+        None => Document {
+            pieces: vec![(0, parse_whole(file, text)?)],
+        },
+    };
+    if document.is_empty() {
+        return Err(vec![
             Diagnostic::error(
                 "manifold::syntax::empty-spec",
                 Span::new(file, 0, 0),
@@ -41,7 +96,31 @@ pub fn parse(file: FileId, text: &str) -> Result<KdlDocument, Vec<Diagnostic>> {
             )
             .with_label("only comments here")
             .with_help("start from `manifold init`, which writes a commented starter platform.kdl"),
-        ]),
+        ]);
+    }
+    Ok(document)
+}
+
+/// The text `0..len` cut at up to `pieces - 1` of the `boundaries`, spread evenly by size.
+fn cut(len: usize, boundaries: &[usize], pieces: usize) -> Vec<std::ops::Range<usize>> {
+    let mut cuts = vec![0];
+    for piece in 1..pieces {
+        let wanted = len * piece / pieces;
+        let at = boundaries.partition_point(|&boundary| boundary < wanted);
+        if let Some(&boundary) = boundaries.get(at)
+            && boundary > *cuts.last().unwrap_or(&0)
+            && boundary < len
+        {
+            cuts.push(boundary);
+        }
+    }
+    cuts.push(len);
+    cuts.windows(2).map(|pair| pair[0]..pair[1]).collect()
+}
+
+/// Parses the whole text in one piece, with diagnostics that point at the mistake.
+fn parse_whole(file: FileId, text: &str) -> Result<KdlDocument, Vec<Diagnostic>> {
+    match KdlDocument::parse_v2(text) {
         Ok(document) => Ok(document),
         Err(error) => {
             let mistakes = scan_for_mistakes(text);
@@ -96,12 +175,26 @@ pub const TOO_DEEP: &str = "manifold::syntax::too-deep";
 /// far from the bottom of even a 2 MiB thread stack.
 pub const MAX_DEPTH: usize = 64;
 
-/// Finds the first `{` or `/*` that opens level [`MAX_DEPTH`] + 1, skipping strings (quoted,
-/// multi-line and raw) and line comments. Unclosed strings end the scan: the parser reports
-/// them, and nothing after them is parsed.
-fn check_depth(file: FileId, text: &str) -> Option<Diagnostic> {
+/// One pass over the text, skipping strings (quoted, multi-line and raw) and comments.
+///
+/// - `Err`: the first `{` or `/*` that opens level [`MAX_DEPTH`] + 1.
+/// - `Ok(Some(boundaries))`: the top-level node boundaries, where [`parse`] may cut the
+///   text: the start of a line that begins with a letter (a node name), a line comment or
+///   nothing, when the last thing before it (past blank lines and comments) is the `}` that
+///   closed a top-level node's block, so a newline since then ended that node. Escaped
+///   newlines (`\`), slashdashes (`/-`), quoted names and type annotations never qualify;
+///   they only mean fewer places to cut.
+/// - `Ok(None)`: an unclosed string. A one-line one does not stop the depth check (the
+///   parser goes on at the next line); one that runs to the end stops the scan (nothing
+///   after it is parsed).
+fn scan(file: FileId, text: &str) -> Result<Option<Vec<usize>>, Box<Diagnostic>> {
     let bytes = text.as_bytes();
     let (mut idx, mut braces, mut comments) = (0, 0usize, 0usize);
+    let mut boundaries = Vec::new();
+    // The last byte outside comments and whitespace (newlines included): when it is a
+    // top-level `}`, a node's block closed, and the newline after it ended the node.
+    let mut last = 0u8;
+    let mut unclosed = false;
     let too_deep = |at: usize, what: &str| {
         Diagnostic::error(
             TOO_DEEP,
@@ -119,7 +212,7 @@ fn check_depth(file: FileId, text: &str) -> Option<Diagnostic> {
             if rest.starts_with(b"/*") {
                 comments += 1;
                 if comments > MAX_DEPTH {
-                    return Some(too_deep(idx, "block comment"));
+                    return Err(Box::new(too_deep(idx, "block comment")));
                 }
                 idx += 2;
             } else if rest.starts_with(b"*/") {
@@ -151,7 +244,7 @@ fn check_depth(file: FileId, text: &str) -> Option<Diagnostic> {
                 let mut end = open;
                 loop {
                     if end >= rest.len() {
-                        return None; // unclosed string: the parser reports it
+                        return Ok(None); // unclosed string: the parser reports it
                     }
                     if hashes == 0 && rest[end] == b'\\' {
                         end += 2;
@@ -159,28 +252,49 @@ fn check_depth(file: FileId, text: &str) -> Option<Diagnostic> {
                         end += close.len();
                         break;
                     } else if !multiline && rest[end] == b'\n' {
-                        break; // an unclosed one-line string: the parser goes on at the next line
+                        // An unclosed one-line string: the parser reports it and goes on at
+                        // the next line, so the depth check goes on too; no splitting.
+                        unclosed = true;
+                        break;
                     } else {
                         end += 1;
                     }
                 }
                 idx += end;
+                last = b'"';
             }
             b'{' => {
                 braces += 1;
                 if braces > MAX_DEPTH {
-                    return Some(too_deep(idx, "block"));
+                    return Err(Box::new(too_deep(idx, "block")));
                 }
                 idx += 1;
+                last = b'{';
             }
             b'}' => {
                 braces = braces.saturating_sub(1);
                 idx += 1;
+                last = b'}';
             }
-            _ => idx += 1,
+            b'\n' => {
+                idx += 1;
+                let next = &bytes[idx..];
+                let between_nodes = next.first().is_some_and(u8::is_ascii_alphabetic)
+                    || next.starts_with(b"//")
+                    || next.starts_with(b"\n")
+                    || next.starts_with(b"\r\n");
+                if braces == 0 && last == b'}' && between_nodes {
+                    boundaries.push(idx);
+                }
+            }
+            b' ' | b'\t' | b'\r' => idx += 1,
+            other => {
+                idx += 1;
+                last = other;
+            }
         }
     }
-    None
+    Ok((!unclosed).then_some(boundaries))
 }
 
 /// A likely mistake found by [`scan_for_mistakes`].
@@ -401,6 +515,56 @@ fn lowercase_first(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The form and diagnostics of `text` parsed in at most `pieces` pieces.
+    fn form_in(text: &str, pieces: usize) -> (usize, Option<crate::spec::Form>, Vec<Diagnostic>) {
+        let root = crate::spec::schema::platform_schema();
+        match parse_in(FileId(0), text, pieces) {
+            Ok(document) => {
+                let (form, diagnostics) =
+                    crate::spec::form::convert(FileId(0), &document, root, root);
+                (document.pieces().len(), Some(form), diagnostics)
+            }
+            Err(diagnostics) => (0, None, diagnostics),
+        }
+    }
+
+    #[test]
+    fn cutting_a_spec_into_pieces_changes_nothing() {
+        let texts = [
+            crate::synth::generate(30, 7),
+            include_str!("../examples/webshop/platform.kdl").to_owned(),
+            include_str!("../examples/voiceassist/platform.kdl").to_owned(),
+            // CRLF, comments after `}`, a slashdashed node, an escaped newline, a raw string
+            // with braces and a newline, a quoted node name.
+            "platform name=a {\r\n}\r\nservice a { image \"x:1\" } // c\n/-\nservice b {}\nservice c \\\n  { image \"y:1\" }\nservice d { command #\"}\nservice e {\"# }\n\"service\" f {}\nservice g {}\n".to_owned(),
+            // An error in a later piece: the diagnostics are those of the whole text.
+            "platform name=a {}\nservice a {}\nservice b { replicas 1x }\nservice c {}\n".to_owned(),
+        ];
+        for text in &texts {
+            let (one, whole, whole_diagnostics) = form_in(text, 1);
+            assert!(one <= 1);
+            let mut cut_somewhere = false;
+            for pieces in [2, 3, 7, 1000] {
+                let (count, form, diagnostics) = form_in(text, pieces);
+                cut_somewhere |= count > 1;
+                assert_eq!(form, whole, "{pieces} pieces of {text:?}");
+                assert_eq!(diagnostics, whole_diagnostics, "{pieces} pieces");
+            }
+            if whole.is_some() {
+                assert!(cut_somewhere, "no boundary found in {text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn boundaries_are_after_top_level_blocks_only() {
+        let text = "a {\n  b {\n  }\nc\n}\nd {}\n/- e {}\nf \"}\"\ng {} // x\nh {} \\\ni {}\n\n// j\nk {}\n/-\nl {}\n";
+        let boundaries = scan(FileId(0), text).unwrap().unwrap();
+        let starts: Vec<&str> = boundaries.iter().map(|&at| &text[at..at + 1]).collect();
+        assert_eq!(starts, ["d", "f", "h", "\n", "/", "k"]);
+        assert_eq!(scan(FileId(0), "a \"open\nb {}\nc\n").unwrap(), None);
+    }
+
     fn locate(text: &str) -> (usize, String) {
         let diagnostics = parse(FileId(0), text).unwrap_err();
         (diagnostics[0].span.start, diagnostics[0].message.clone())
@@ -445,7 +609,7 @@ mod tests {
         let text = format!(
             "a \"{braces}\" #\"{braces}\"# ##\"\"\"\n{braces}\n\"\"\"## // {braces}\nb {{ c; }}\n"
         );
-        assert!(check_depth(FileId(0), &text).is_none());
+        assert!(scan(FileId(0), &text).is_ok());
         assert!(
             parse(
                 FileId(0),

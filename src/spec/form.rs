@@ -42,7 +42,7 @@ pub struct Spans {
 }
 
 /// JSON pointer → spans, for every value of a JSON form.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SpanMap {
     entries: HashMap<String, Spans>,
     file: Option<FileId>,
@@ -96,7 +96,7 @@ impl SpanMap {
 }
 
 /// A JSON form with its spans.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Form {
     /// The JSON form.
     pub value: Value,
@@ -126,12 +126,13 @@ pub fn pointer_join(base: &str, segment: &str) -> String {
 /// Converts a document whose top level is described by `object_schema` (inside `root`).
 pub fn convert(
     file: FileId,
-    document: &KdlDocument,
+    document: &crate::syntax::Document,
     root: &Value,
     object_schema: &Value,
 ) -> (Form, Vec<Diagnostic>) {
     let mut converter = Converter {
         file,
+        base: 0,
         root,
         spans: SpanMap {
             entries: HashMap::new(),
@@ -149,7 +150,11 @@ pub fn convert(
         },
     );
     let mut object = Map::new();
-    converter.convert_children(document, object_schema, "", &mut object);
+    // The pieces' nodes in text order, as if they were one document.
+    for (base, piece) in document.pieces() {
+        converter.base = *base;
+        converter.convert_children(piece, object_schema, "", &mut object);
+    }
     (
         Form {
             value: Value::Object(object),
@@ -161,6 +166,8 @@ pub fn convert(
 
 struct Converter<'s> {
     file: FileId,
+    /// Where the piece being converted starts in the file (its spans are relative to it).
+    base: usize,
     root: &'s Value,
     spans: SpanMap,
     diagnostics: Vec<Diagnostic>,
@@ -168,7 +175,11 @@ struct Converter<'s> {
 
 impl<'s> Converter<'s> {
     fn span(&self, source_span: miette::SourceSpan) -> Span {
-        Span::new(self.file, source_span.offset(), source_span.len())
+        Span::new(
+            self.file,
+            self.base + source_span.offset(),
+            source_span.len(),
+        )
     }
 
     fn node_spans(&self, node: &KdlNode) -> Spans {
