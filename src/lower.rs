@@ -29,6 +29,7 @@ use crate::model::{
     Sync, Target, Vpa, WorkloadKind,
 };
 use crate::quantity;
+use crate::source::Span;
 use crate::spec::types::{EnvironmentSpec, PlatformSpec, ServiceBody, Text};
 use crate::spec::{SpanMap, pointer_join as join};
 
@@ -160,7 +161,7 @@ impl Layered {
     }
 
     /// Merges `source` (found at `source_pointer` in the file `spans` describes) into the
-    /// document at `target_pointer`.
+    /// document at `target_pointer`, leaving out the top-level keys in `skip`.
     fn apply(
         &mut self,
         target_pointer: &str,
@@ -168,6 +169,7 @@ impl Layered {
         layer: &Layer,
         spans: Option<&SpanMap>,
         source_pointer: &str,
+        skip: &[&str],
     ) {
         let Some(target) = ensure_object_at(&mut self.value, target_pointer) else {
             return;
@@ -175,15 +177,14 @@ impl Layered {
         let Value::Object(source_map) = source else {
             return;
         };
-        let mut recorded = Vec::new();
-        merge(
-            target,
-            target_pointer,
-            source_map,
-            source_pointer,
-            &mut recorded,
-        );
-        for (pointer, source_pointer, replaced) in recorded {
+        let mut merging = Merging {
+            target: target_pointer.to_owned(),
+            source: source_pointer.to_owned(),
+            spans,
+            recorded: Vec::new(),
+        };
+        merging.merge(target, source_map, skip);
+        for (pointer, span, replaced) in merging.recorded {
             let mut overridden = Vec::new();
             if replaced {
                 // The replaced value's chain stays with the pointer (for `explain`).
@@ -196,7 +197,7 @@ impl Layered {
                 pointer,
                 Origin {
                     layer: layer.clone(),
-                    span: spans.map(|spans| spans.value(&source_pointer)),
+                    span,
                     overridden,
                 },
             );
@@ -213,68 +214,89 @@ impl Layered {
     }
 }
 
-/// Merges maps by key; everything else is replaced. Records (target pointer, source pointer,
-/// whether an existing value was replaced) for every value written.
-fn merge(
-    target: &mut Map<String, Value>,
-    target_pointer: &str,
-    source: &Map<String, Value>,
-    source_pointer: &str,
-    recorded: &mut Vec<(String, String, bool)>,
-) {
-    for (key, value) in source {
-        let child_target = join(target_pointer, key);
-        let child_source = join(source_pointer, key);
-        match (target.get_mut(key), value) {
-            (Some(Value::Object(existing)), Value::Object(incoming)) => {
-                merge(existing, &child_target, incoming, &child_source, recorded);
+/// One merge of a layer into a document: the pointers of the value being visited (in the
+/// document and in the layer's file, grown and shrunk in place) and what was written.
+struct Merging<'s> {
+    target: String,
+    source: String,
+    spans: Option<&'s SpanMap>,
+    /// (target pointer, source token, whether an existing value was replaced) for every
+    /// value written.
+    recorded: Vec<(String, Option<Span>, bool)>,
+}
+
+impl Merging<'_> {
+    /// Merges maps by key; everything else is replaced.
+    fn merge(
+        &mut self,
+        target: &mut Map<String, Value>,
+        source: &Map<String, Value>,
+        skip: &[&str],
+    ) {
+        for (key, value) in source {
+            if skip.contains(&key.as_str()) {
+                continue;
             }
-            (existing, _) => {
-                let replaced = existing.is_some();
-                record_all(value, &child_target, &child_source, replaced, recorded);
-                target.insert(key.clone(), value.clone());
+            let marks = self.enter(key);
+            match (target.get_mut(key), value) {
+                (Some(Value::Object(existing)), Value::Object(incoming)) => {
+                    self.merge(existing, incoming, &[]);
+                }
+                (existing, _) => {
+                    let replaced = existing.is_some();
+                    self.record_all(value, replaced);
+                    target.insert(key.clone(), value.clone());
+                }
             }
+            self.leave(marks);
         }
+    }
+
+    /// Records `value` (at the current pointers) and everything inside it.
+    fn record_all(&mut self, value: &Value, replaced: bool) {
+        let span = self.spans.map(|spans| spans.value(&self.source));
+        self.recorded.push((self.target.clone(), span, replaced));
+        match value {
+            Value::Object(map) => {
+                for (key, child) in map {
+                    let marks = self.enter(key);
+                    self.record_all(child, false);
+                    self.leave(marks);
+                }
+            }
+            Value::Array(items) => {
+                for (idx, child) in items.iter().enumerate() {
+                    let marks = self.enter(&idx.to_string());
+                    self.record_all(child, false);
+                    self.leave(marks);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Appends a segment to both pointers; returns their lengths before.
+    fn enter(&mut self, segment: &str) -> (usize, usize) {
+        let marks = (self.target.len(), self.source.len());
+        push_segment(&mut self.target, segment);
+        push_segment(&mut self.source, segment);
+        marks
+    }
+
+    fn leave(&mut self, (target, source): (usize, usize)) {
+        self.target.truncate(target);
+        self.source.truncate(source);
     }
 }
 
-fn record_all(
-    value: &Value,
-    target_pointer: &str,
-    source_pointer: &str,
-    replaced: bool,
-    recorded: &mut Vec<(String, String, bool)>,
-) {
-    recorded.push((
-        target_pointer.to_owned(),
-        source_pointer.to_owned(),
-        replaced,
-    ));
-    match value {
-        Value::Object(map) => {
-            for (key, child) in map {
-                record_all(
-                    child,
-                    &join(target_pointer, key),
-                    &join(source_pointer, key),
-                    false,
-                    recorded,
-                );
-            }
-        }
-        Value::Array(items) => {
-            for (idx, child) in items.iter().enumerate() {
-                let idx = idx.to_string();
-                record_all(
-                    child,
-                    &join(target_pointer, &idx),
-                    &join(source_pointer, &idx),
-                    false,
-                    recorded,
-                );
-            }
-        }
-        _ => {}
+/// Appends `/segment`, escaped as [`join`] does.
+fn push_segment(pointer: &mut String, segment: &str) {
+    if segment.contains(['~', '/']) {
+        let joined = join("", segment);
+        pointer.push_str(&joined);
+    } else {
+        pointer.push('/');
+        pointer.push_str(segment);
     }
 }
 
@@ -338,7 +360,14 @@ fn resolve_service(
     let spec = &checked.spec;
     let spans = &checked.form.spans;
     let mut doc = Layered::new();
-    doc.apply("", &builtin_service(checked), &Layer::Builtin, None, "");
+    doc.apply(
+        "",
+        &builtin_service(checked),
+        &Layer::Builtin,
+        None,
+        "",
+        &[],
+    );
     if let Some((env_name, env)) = environment {
         if let Some(profile) = checked.profiles.get(&env.profile) {
             for key in ["security", "vpa"] {
@@ -350,6 +379,7 @@ fn resolve_service(
                         &Layer::Profile(env.profile.as_str().into()),
                         Some(&profile.form.spans),
                         "/profile",
+                        &[],
                     );
                 }
             }
@@ -364,6 +394,7 @@ fn resolve_service(
                     &Layer::Environment(env_name.into()),
                     Some(spans),
                     &env_pointer,
+                    &[],
                 );
             }
         }
@@ -406,17 +437,14 @@ fn resolve_service(
 /// keeping `replicas`/`autoscale` mutually exclusive.
 fn apply_body(doc: &mut Layered, body: &Value, layer: &Layer, spans: &SpanMap, pointer: &str) {
     let Value::Object(map) = body else { return };
-    let mut filtered = map.clone();
-    for key in ["overrides", "environment", "cloud"] {
-        filtered.remove(key);
-    }
-    if filtered.contains_key("replicas") {
+    if map.contains_key("replicas") {
         doc.remove("autoscale");
     }
-    if filtered.contains_key("autoscale") {
+    if map.contains_key("autoscale") {
         doc.remove("replicas");
     }
-    doc.apply("", &Value::Object(filtered), layer, Some(spans), pointer);
+    let not_fields = ["overrides", "environment", "cloud"];
+    doc.apply("", body, layer, Some(spans), pointer, &not_fields);
 }
 
 fn lower_environment(
@@ -428,7 +456,14 @@ fn lower_environment(
     let spans = &checked.form.spans;
     let env_pointer = join("/environments", name);
     let mut doc = Layered::new();
-    doc.apply("", &builtin_environment(checked), &Layer::Builtin, None, "");
+    doc.apply(
+        "",
+        &builtin_environment(checked),
+        &Layer::Builtin,
+        None,
+        "",
+        &[],
+    );
     if let Some(profile) = checked.profiles.get(&env.profile)
         && let Some(Value::Object(settings)) = profile.form.value.get("profile")
     {
@@ -443,6 +478,7 @@ fn lower_environment(
             &Layer::Profile(env.profile.as_str().into()),
             Some(&profile.form.spans),
             "/profile",
+            &[],
         );
     }
     if let Some(Value::Object(settings)) = checked.form.value.pointer(&env_pointer) {
@@ -460,6 +496,7 @@ fn lower_environment(
             &Layer::Environment(name.into()),
             Some(spans),
             &env_pointer,
+            &[],
         );
     }
     let settings = &doc.value;
