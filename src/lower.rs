@@ -678,7 +678,7 @@ fn apply_floor(service: &mut Service, environment: &Environment) {
 }
 
 fn to_service(name: &str, doc: Layered, cloud: Option<&Cloud>, registry: Option<&str>) -> Service {
-    let body: ServiceBody = serde_json::from_value(doc.value.clone()).unwrap_or_default();
+    let body: ServiceBody = serde_json::from_value(doc.value).unwrap_or_default();
     let kind = match body.kind.as_deref() {
         Some("stateful") => WorkloadKind::Stateful,
         _ => WorkloadKind::Stateless,

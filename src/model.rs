@@ -106,6 +106,10 @@ impl<P: AsRef<str>> FromIterator<(P, Origin)> for Origins {
             .map(|(pointer, origin)| (intern(pointer.as_ref()), origin))
             .collect();
         // Stable: equal pointers keep their order, so the last one given is the last here.
+        // Lowering collects from a B-tree, already sorted and unique: nothing to do then.
+        if entries.is_sorted_by(|a, b| a.0 < b.0) {
+            return Origins { entries };
+        }
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         let mut deduped: Vec<(Arc<str>, Origin)> = Vec::with_capacity(entries.len());
         for entry in entries {
@@ -853,4 +857,37 @@ pub struct Security {
     pub seccomp: String,
     /// automountServiceAccountToken.
     pub automount_token: bool,
+}
+
+#[cfg(test)]
+mod origins_tests {
+    use super::{Layer, Origin, Origins};
+
+    fn at(layer: Layer) -> Origin {
+        Origin {
+            layer,
+            span: None,
+            overridden: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn origins_are_sorted_and_the_last_of_a_pointer_wins() {
+        let origins: Origins = [
+            ("/b", at(Layer::Builtin)),
+            ("/a", at(Layer::Service)),
+            ("/b", at(Layer::Defaults)),
+        ]
+        .into_iter()
+        .collect();
+        let pointers: Vec<&str> = origins.iter().map(|(pointer, _)| pointer).collect();
+        assert_eq!(pointers, ["/a", "/b"]);
+        assert_eq!(origins.get("/b").map(|o| &o.layer), Some(&Layer::Defaults));
+        assert!(origins.get("/c").is_none());
+        let mut origins = origins;
+        assert!(origins.insert("/c", at(Layer::Builtin)).is_none());
+        let replaced = origins.insert("/a", at(Layer::Builtin));
+        assert_eq!(replaced.map(|o| o.layer), Some(Layer::Service));
+        assert_eq!(origins.len(), 3);
+    }
 }
