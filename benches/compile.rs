@@ -278,8 +278,6 @@ fn stages(spec: &str, out: &Path) -> Vec<(&'static str, Duration)> {
         &mut times,
         &mut clock,
     );
-    emit::argocd::add_sync_waves(&mut extras);
-    lap("emit: argocd sync waves", &mut times, &mut clock);
     let mut tree = manifold::output::Tree::new();
     for (path, contents) in emit::kustomize::emit(&platform, &extras) {
         tree.insert(path, contents);

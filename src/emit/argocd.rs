@@ -37,9 +37,9 @@
 //!   always `CreateNamespace=true`, `ServerSideApply=true` and a retry with exponential
 //!   backoff. No `resources-finalizer`: deleting an Application never deletes workloads.
 //! - Sync waves: the Kustomize overlays annotate the Namespace with wave [`WAVE_NAMESPACE`]
-//!   and the ResourceQuota and LimitRange with [`WAVE_GUARDRAILS`]; [`add_sync_waves`] puts
+//!   and the ResourceQuota and LimitRange with [`WAVE_GUARDRAILS`]; [`add_policy_wave`] puts
 //!   the other emitters' policy objects ([`POLICY_KINDS`]) into [`WAVE_GUARDRAILS`] too, unless
-//!   they chose a wave; workloads stay in wave 0, so the namespace and its guardrails exist
+//!   they chose a wave (the emitters call it on each object they build); workloads stay in wave 0, so the namespace and its guardrails exist
 //!   before any pod is admitted.
 //! - AppProject: `sourceRepos` is the one GitOps repo; destinations are each environment's
 //!   namespace on each of its clusters (by name), or on any server (`*`) for environments
@@ -257,32 +257,11 @@ pub fn emit(platform: &Platform, tree: &Tree) -> Files {
     files
 }
 
-/// Puts the policy objects among `files` (other emitters' overlay objects) into sync wave
-/// [`WAVE_GUARDRAILS`], unless they already carry a sync wave. Files without policy objects,
-/// or that do not parse, are left byte for byte as they are.
-pub fn add_sync_waves(files: &mut Files) {
-    // Only a file that names a policy kind can hold a policy object; parsing the others
-    // (most of them) would only find that out slowly. The candidates are rewritten in
-    // parallel, each on its own.
-    let candidates: Vec<(&String, &String)> = files
-        .iter()
-        .filter(|(_, contents)| POLICY_KINDS.iter().any(|(_, kind)| contents.contains(kind)))
-        .collect();
-    let rewritten = super::parallel_map(&candidates, |(path, contents)| {
-        let mut documents = serde_saphyr::from_multiple::<Value>(contents).ok()?;
-        let mut changed = false;
-        for document in &mut documents {
-            changed |= add_policy_wave(document);
-        }
-        changed.then(|| ((*path).clone(), yaml::documents(&documents)))
-    });
-    for (path, contents) in rewritten.into_iter().flatten() {
-        files.insert(path, contents);
-    }
-}
-
-/// Adds the guardrail wave to one policy object without a wave; returns whether it did.
-fn add_policy_wave(document: &mut Value) -> bool {
+/// Puts a policy object ([`POLICY_KINDS`]) into sync wave [`WAVE_GUARDRAILS`], unless it
+/// already carries a sync wave; any other object is left as it is. Returns whether it added
+/// the wave. The overlay emitters (Istio security, network policies) call it on each object
+/// before rendering it, so the rule lives here and nothing is parsed back.
+pub fn add_policy_wave(document: &mut Value) -> bool {
     let group = document
         .get("apiVersion")
         .and_then(Value::as_str)
@@ -643,26 +622,31 @@ mod tests {
 
     #[test]
     fn policies_get_the_guardrail_wave() {
-        let mut files = Files::new();
-        let policy = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: deny\nspec:\n  podSelector: {}\n";
-        let waved = "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n  name: a\n  annotations:\n    argocd.argoproj.io/sync-wave: '-5'\n";
-        let other =
-            "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: web\n";
-        files.insert("a.yaml".into(), policy.into());
-        files.insert("b.yaml".into(), waved.into());
-        files.insert("c.yaml".into(), other.into());
-        files.insert("d.yaml".into(), format!("{other}---\n{policy}"));
-        add_sync_waves(&mut files);
-        let wave = |text: &str, index: usize| {
-            serde_saphyr::from_multiple::<Value>(text).expect("YAML")[index]["metadata"]
-                ["annotations"][SYNC_WAVE]
-                .clone()
-        };
-        assert_eq!(wave(&files["a.yaml"], 0), json!("-1"));
-        assert_eq!(files["b.yaml"], waved);
-        assert_eq!(files["c.yaml"], other);
-        assert_eq!(wave(&files["d.yaml"], 0), Value::Null);
-        assert_eq!(wave(&files["d.yaml"], 1), json!("-1"));
+        let mut policy = json!({ "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": { "name": "deny" }, "spec": { "podSelector": {} } });
+        assert!(add_policy_wave(&mut policy));
+        assert_eq!(policy["metadata"]["annotations"][SYNC_WAVE], json!("-1"));
+        // The annotation goes after the metadata that was there, as a rewrite would put it.
+        let keys: Vec<&String> = policy["metadata"]
+            .as_object()
+            .expect("map")
+            .keys()
+            .collect();
+        assert_eq!(keys, ["name", "annotations"]);
+        let waved = json!({ "apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+            "metadata": { "name": "a", "annotations": { SYNC_WAVE: "-5" } } });
+        let mut kept = waved.clone();
+        assert!(!add_policy_wave(&mut kept));
+        assert_eq!(kept, waved);
+        let other = json!({ "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": { "name": "web" } });
+        let mut unchanged = other.clone();
+        assert!(!add_policy_wave(&mut unchanged));
+        assert_eq!(unchanged, other);
+        // The kind alone is not enough: the API group must be the policy's.
+        let mut lookalike = json!({ "apiVersion": "example.com/v1", "kind": "NetworkPolicy",
+            "metadata": { "name": "x" } });
+        assert!(!add_policy_wave(&mut lookalike));
     }
 
     #[test]

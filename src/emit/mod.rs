@@ -97,9 +97,10 @@ pub fn emit_with(platform: &Platform, options: &Options) -> Result<Tree, Templat
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (mesh, autoscaling)
     });
+    // Both put their policy objects into the guardrail sync wave themselves
+    // (`argocd::add_policy_wave`).
     overlay_extras.extend(mesh);
     overlay_extras.extend(autoscaling);
-    argocd::add_sync_waves(&mut overlay_extras); // policies before workloads
     for (path, contents) in kustomize::emit(platform, &overlay_extras) {
         tree.insert(path, contents);
     }

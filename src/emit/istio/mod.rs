@@ -111,6 +111,8 @@ pub fn emit(platform: &Platform) -> Files {
                     let part = crate::emit::hardening::Part::Complete;
                     crate::emit::hardening::annotate(&mut object.value, part);
                 }
+                // security policies before workloads
+                crate::emit::argocd::add_policy_wave(&mut object.value);
                 files.insert(
                     format!("{dir}/{}", object.file),
                     yaml::document(&object.value),

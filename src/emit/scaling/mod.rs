@@ -150,7 +150,8 @@ pub fn emit(platform: &Platform) -> Files {
                     );
                 }
             }
-            for (name, policy) in netpol::objects(platform, environment, target) {
+            for (name, mut policy) in netpol::objects(platform, environment, target) {
+                super::argocd::add_policy_wave(&mut policy); // guardrails before workloads
                 put(format!("networkpolicy-{name}.yaml"), &policy);
             }
         }
