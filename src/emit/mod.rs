@@ -43,33 +43,6 @@ pub(crate) fn annotations_mut(
 
 pub use templates::{Options, TemplateError, TemplateOverride};
 
-/// `f` of every item, in the items' order, computed on up to
-/// [`std::thread::available_parallelism`] threads (contiguous chunks, one per thread). The
-/// result is the same as `items.iter().map(f).collect()` whatever the thread count, so
-/// parallel emission never changes a byte of output.
-pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    if threads < 2 || items.len() < 2 {
-        return items.iter().map(f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    let f = &f;
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|worker| {
-                worker
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    })
-}
-
 /// [`emit_with`] with the built-in templates, which always render: on the impossible
 /// template failure this returns an empty tree (callers that take user templates use
 /// [`emit_with`] and report the error).

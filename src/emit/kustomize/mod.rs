@@ -53,7 +53,7 @@ pub fn emit(platform: &Platform, extras: &Files) -> Files {
     // Bases and overlays are independent of each other: each is rendered into its own map
     // (in parallel), and the maps are merged in order.
     let mut files = Files::new();
-    for part in super::parallel_map(&platform.base, |service| {
+    for part in crate::parallel::map(&platform.base, |service| {
         let mut files = Files::new();
         emit_base(platform, service, &mut files);
         files
@@ -70,7 +70,7 @@ pub fn emit(platform: &Platform, extras: &Files) -> Files {
                 .map(move |target| (environment, target))
         })
         .collect();
-    for part in super::parallel_map(&targets, |(environment, target)| {
+    for part in crate::parallel::map(&targets, |(environment, target)| {
         let mut files = Files::new();
         overlay::emit(platform, environment, target, extras, &mut files);
         files
