@@ -63,7 +63,7 @@ pub fn lower(checked: &CheckedSpec, spec_file: &str) -> crate::model::Platform {
     // Services resolve independently: in parallel, collected in name order.
     let names: Vec<&String> = spec.services.keys().collect();
     let base = crate::parallel::map(&names, |name| {
-        let effective = resolve_service(checked, name, None, None);
+        let effective = resolve_service(checked, name, None);
         to_service(name, effective, None, spec.platform.registry.as_deref())
     });
     let environments = spec
@@ -132,6 +132,7 @@ fn addons(platform: &PlatformSpec) -> Addons {
 
 /// A document being resolved, with the origin of each value (a B-tree while layers are
 /// applied, so that a replaced subtree's pointers are one range; [`Origins`] once done).
+#[derive(Clone)]
 struct Layered {
     value: Value,
     origins: BTreeMap<String, Origin>,
@@ -355,9 +356,7 @@ fn resolve_service(
     checked: &CheckedSpec,
     name: &str,
     environment: Option<(&str, &EnvironmentSpec)>,
-    cloud: Option<&str>,
 ) -> Layered {
-    let spec = &checked.spec;
     let spans = &checked.form.spans;
     let mut doc = Layered::new();
     doc.apply(
@@ -407,30 +406,35 @@ fn resolve_service(
         apply_body(&mut doc, service, &Layer::Service, spans, &service_pointer);
     }
     if let Some((env_name, _)) = environment {
-        let overrides = &spec.services[name].overrides;
-        let passes: [(Option<&str>, bool); 2] = [(None, false), (cloud, true)];
-        for (wanted_cloud, cloud_pass) in passes {
-            if cloud_pass && wanted_cloud.is_none() {
-                continue;
-            }
-            for (idx, override_spec) in overrides.iter().enumerate() {
-                if override_spec.environment != env_name
-                    || override_spec.cloud.as_deref() != wanted_cloud
-                {
-                    continue;
-                }
-                let pointer = join(&join(&service_pointer, "overrides"), &idx.to_string());
-                if let Some(value) = checked.form.value.pointer(&pointer) {
-                    let layer = match wanted_cloud {
-                        None => Layer::Override(env_name.into()),
-                        Some(cloud) => Layer::CloudOverride(env_name.into(), cloud.into()),
-                    };
-                    apply_body(&mut doc, value, &layer, spans, &pointer);
-                }
-            }
-        }
+        apply_overrides(&mut doc, checked, name, env_name, None);
     }
     doc
+}
+
+/// Applies the service's `in ENV` blocks (`cloud` `None`), or its `in ENV cloud=CLOUD`
+/// blocks, in the order they are written.
+fn apply_overrides(
+    doc: &mut Layered,
+    checked: &CheckedSpec,
+    name: &str,
+    env_name: &str,
+    cloud: Option<&str>,
+) {
+    let service_pointer = join("/services", name);
+    let overrides = &checked.spec.services[name].overrides;
+    for (idx, override_spec) in overrides.iter().enumerate() {
+        if override_spec.environment != env_name || override_spec.cloud.as_deref() != cloud {
+            continue;
+        }
+        let pointer = join(&join(&service_pointer, "overrides"), &idx.to_string());
+        if let Some(value) = checked.form.value.pointer(&pointer) {
+            let layer = match cloud {
+                None => Layer::Override(env_name.into()),
+                Some(cloud) => Layer::CloudOverride(env_name.into(), cloud.into()),
+            };
+            apply_body(doc, value, &layer, &checked.form.spans, &pointer);
+        }
+    }
 }
 
 /// Applies one service-shaped layer, dropping the keys that are not service fields and
@@ -556,6 +560,14 @@ fn lower_environment(
         .collect();
     deploy_to.sort();
     deploy_to.dedup();
+    // The clouds of an environment share every layer up to `in ENV`; only `in ENV
+    // cloud=CLOUD` blocks differ. So each service is resolved once per environment and
+    // copied for each cloud, which then applies its own blocks.
+    let names: Vec<&String> = checked.spec.services.keys().collect();
+    let resolved = crate::parallel::map(&names, |service_name| {
+        resolve_service(checked, service_name, Some((name, env)))
+    });
+    let resolved: Vec<(&String, Layered)> = names.into_iter().zip(resolved).collect();
     for kind in deploy_to {
         let Some(cloud) = clouds.iter().find(|cloud| cloud.kind == kind) else {
             continue;
@@ -570,12 +582,13 @@ fn lower_environment(
             .clusters
             .iter()
             .find(|candidate| candidate.name == cluster);
-        let names: Vec<&String> = checked.spec.services.keys().collect();
-        let services = crate::parallel::map(&names, |service_name| {
-            let effective = resolve_service(
+        let services = crate::parallel::map(&resolved, |(service_name, in_environment)| {
+            let mut effective = in_environment.clone();
+            apply_overrides(
+                &mut effective,
                 checked,
                 service_name,
-                Some((name, env)),
+                name,
                 Some(kind.as_str()),
             );
             let mut service = to_service(
