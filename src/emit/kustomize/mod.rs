@@ -52,10 +52,19 @@ const KUSTOMIZE_API_VERSION: &str = "kustomize.config.k8s.io/v1beta1";
 pub fn emit(platform: &Platform, extras: &Files) -> Files {
     // Bases and overlays are independent of each other: each is rendered into its own map
     // (in parallel), and the maps are merged in order.
+    // A base's objects are built once: for its own files and for every overlay's patches.
+    let objects = crate::parallel::map(&platform.base, workload::objects);
+    let bases: Bases = platform
+        .base
+        .iter()
+        .zip(&objects)
+        .map(|(service, objects)| (service.name.as_str(), objects.as_slice()))
+        .collect();
     let mut files = Files::new();
-    for part in crate::parallel::map(&platform.base, |service| {
+    let base_parts: Vec<_> = platform.base.iter().zip(&objects).collect();
+    for part in crate::parallel::map(&base_parts, |(service, objects)| {
         let mut files = Files::new();
-        emit_base(platform, service, &mut files);
+        emit_base(platform, service, objects, &mut files);
         files
     }) {
         files.extend(part);
@@ -72,7 +81,7 @@ pub fn emit(platform: &Platform, extras: &Files) -> Files {
         .collect();
     for part in crate::parallel::map(&targets, |(environment, target)| {
         let mut files = Files::new();
-        overlay::emit(platform, environment, target, extras, &mut files);
+        overlay::emit(platform, &bases, environment, target, extras, &mut files);
         files
     }) {
         files.extend(part);
@@ -80,11 +89,19 @@ pub fn emit(platform: &Platform, extras: &Files) -> Files {
     files
 }
 
-/// Adds the files of one service's base to `files`.
-fn emit_base(platform: &Platform, service: &Service, files: &mut Files) {
+/// Each base service's objects ([`workload::objects`]) by service name.
+type Bases<'a> = BTreeMap<&'a str, &'a [workload::Object]>;
+
+/// Adds the files of one service's base (its `objects`) to `files`.
+fn emit_base(
+    platform: &Platform,
+    service: &Service,
+    objects: &[workload::Object],
+    files: &mut Files,
+) {
     let dir = format!("kubernetes/base/{}", service.name);
     let mut resources = Vec::new();
-    for mut object in workload::objects(service) {
+    for mut object in objects.iter().cloned() {
         if matches!(object.file, "deployment.yaml" | "statefulset.yaml") {
             annotate(&mut object.value, &platform.annotations);
         }

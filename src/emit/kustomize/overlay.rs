@@ -46,6 +46,7 @@ use crate::model::{Environment, Image, LimitRange, Platform, Service, Target};
 /// target's directory is added to `files` and listed in the overlay's `resources`.
 pub fn emit(
     platform: &Platform,
+    bases: &super::Bases<'_>,
     environment: &Environment,
     target: &Target,
     extras: &Files,
@@ -74,7 +75,11 @@ pub fn emit(
         if retag && let Some(image) = image_override(&base.image, &service.image) {
             images.push(image);
         }
-        for (path, mut patch) in patches_of(base, service, retag) {
+        let base_objects = bases
+            .get(service.name.as_str())
+            .copied()
+            .unwrap_or_default();
+        for (path, mut patch) in patches_of(base, base_objects, service, retag) {
             crate::emit::hardening::annotate(&mut patch, crate::emit::hardening::Part::Patch);
             files.insert(format!("{dir}/{path}"), yaml_file(&patch));
             patches.push(json!({ "path": path }));
@@ -164,8 +169,12 @@ fn image_override(base: &Image, target: &Image) -> Option<Value> {
 
 /// The patches of one service: (path in the overlay, patch). With `retag`, image changes are
 /// left out (the overlay's `images:` field carries them).
-fn patches_of(base: &Service, service: &Service, retag: bool) -> Vec<(String, Value)> {
-    let base_objects = workload::objects(base);
+fn patches_of(
+    base: &Service,
+    base_objects: &[Object],
+    service: &Service,
+    retag: bool,
+) -> Vec<(String, Value)> {
     let mut target_objects = workload::objects(service);
     let base_image = base.image.reference();
     for object in &mut target_objects {
@@ -174,7 +183,7 @@ fn patches_of(base: &Service, service: &Service, retag: bool) -> Vec<(String, Va
         }
     }
     let mut patches = Vec::new();
-    for base_object in &base_objects {
+    for base_object in base_objects {
         let Some(target_object) = target_objects
             .iter()
             .find(|object| object.file == base_object.file)
