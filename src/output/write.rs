@@ -21,13 +21,17 @@
 //!   never reads a half-written tree. A held lock is an immediate error.
 //! - **Crash safety.** A file is never half-written, and the tree switches from old to new as
 //!   one unit, as far as recovery can ensure. [`write`]:
-//!   1. writes every new or changed file to `.manifold/staging/<n>` and fsyncs it;
+//!   1. writes every new or changed file to `.manifold/staging/<n>` and makes them all durable
+//!      (one `syncfs(2)` of the filesystem on Linux ≥ 5.8, else an fsync per file and of the
+//!      staging directory);
 //!   2. writes the journal `.manifold/journal.json` (the renames staging → target, the stale
 //!      files to delete, and the new manifest bytes) to a temporary file, fsyncs it and renames
 //!      it into place, so the journal is either absent or complete;
 //!   3. applies the journal: deletes the stale files and prunes the directories they leave
-//!      empty, renames every staged file onto its target, fsyncs the touched directories, then
-//!      atomically replaces the manifest (temporary file, fsync, rename, fsync);
+//!      empty, renames every staged file onto its target, makes the renames durable (one
+//!      `syncfs(2)` again, else an fsync of every touched directory; the directories that
+//!      deletions touched are always fsynced one by one), then atomically replaces the
+//!      manifest (temporary file, fsync, rename, fsync);
 //!   4. removes the journal, then the staging area.
 //!
 //!   Deletions come before renames so that a path can turn from a file into a directory (or
@@ -131,6 +135,9 @@ pub fn write(tree: &Tree, out: &Path) -> Result<WriteReport> {
 
     let staging = state.join(STAGING_DIR);
     fs::create_dir_all(&staging).map_err(|err| io_error("create", &staging, &err))?;
+    // Opened before the files are written: syncfs(2) reports the write-back errors that
+    // happened since its descriptor was opened.
+    let barrier = Barrier::open(&staging)?;
     let mut renames = Vec::with_capacity(plan.writes.len());
     let mut staged_files = Vec::with_capacity(plan.writes.len());
     for (index, (path, contents)) in plan.writes.iter().enumerate() {
@@ -143,9 +150,11 @@ pub fn write(tree: &Tree, out: &Path) -> Result<WriteReport> {
             target: path.clone(),
         });
     }
-    sync_all_parallel(&staged_files)?;
+    if !barrier.sync() {
+        sync_all_parallel(&staged_files)?;
+        fsync_dir(&staging)?;
+    }
     drop(staged_files);
-    fsync_dir(&staging)?;
     let manifest = String::from_utf8(new_bytes).map_err(|err| {
         anyhow!(
             "the new manifest for {} is not UTF-8 ({err}); this is a bug in manifold, please report it",
@@ -290,15 +299,14 @@ fn validate_tree(tree: &Tree) -> Result<()> {
             problems.push(format!("  {path:?}: {reason}"));
             continue;
         }
-        let parts: Vec<&str> = path.split('/').collect();
-        for depth in 1..parts.len() {
-            let ancestor = parts[..depth].join("/");
-            if tree.get(&ancestor).is_some() {
-                problems.push(format!(
-                    "  {path:?}: {ancestor:?} is also a file of the tree, so it cannot be a directory"
-                ));
-                break;
-            }
+        let ancestor = path
+            .match_indices('/')
+            .map(|(end, _)| &path[..end])
+            .find(|ancestor| tree.get(ancestor).is_some());
+        if let Some(ancestor) = ancestor {
+            problems.push(format!(
+                "  {path:?}: {ancestor:?} is also a file of the tree, so it cannot be a directory"
+            ));
         }
     }
     if problems.is_empty() {
@@ -323,11 +331,18 @@ fn plan_write<'a>(tree: &'a Tree, old: &Manifest, out: &Path) -> Result<Plan<'a>
     let mut writes = Vec::new();
     let mut unchanged = 0;
     let mut unowned = BTreeSet::new();
-    let mut directories = HashSet::new();
+    let mut seen = Ancestors::default();
     for (path, contents) in tree.files() {
-        if let Some(blocker) = blocking_ancestor(out, path, &removal_set, &mut directories)? {
-            unowned.insert(blocker);
-            continue;
+        match blocking_ancestor(out, path, &removal_set, &mut seen)? {
+            Ancestry::Blocked(blocker) => {
+                unowned.insert(blocker);
+                continue;
+            }
+            Ancestry::Absent => {
+                writes.push((path.clone(), contents.as_slice()));
+                continue;
+            }
+            Ancestry::Directories => {}
         }
         let target = join_rel(out, path);
         match fs::symlink_metadata(&target) {
@@ -366,35 +381,58 @@ fn plan_write<'a>(tree: &'a Tree, old: &Manifest, out: &Path) -> Result<Plan<'a>
     })
 }
 
-/// The first ancestor directory of `path` that exists on disk as something other than a real
-/// directory (a file or a link) and will not be deleted as stale; writing `path` would need
-/// to replace it.
-/// `directories` remembers the ancestors already seen to be real directories, so a tree of
-/// many files in few directories looks each directory up once.
+/// The ancestor directories of tree paths already looked up by [`blocking_ancestor`], so a
+/// tree of many files in few directories looks each directory up once.
+#[derive(Default)]
+struct Ancestors {
+    /// Real directories.
+    directories: HashSet<String>,
+    /// Paths where nothing exists (nor, therefore, below them).
+    absent: HashSet<String>,
+}
+
+/// What lies on disk above a tree path.
+enum Ancestry {
+    /// Every ancestor is a real directory.
+    Directories,
+    /// An ancestor does not exist, so neither does the path.
+    Absent,
+    /// This ancestor exists as something other than a real directory (a file or a link) and
+    /// will not be deleted as stale; writing the path would need to replace it.
+    Blocked(String),
+}
+
+/// What lies on disk above `path` (see [`Ancestry`]), looking up only what `seen` does not
+/// already know.
 fn blocking_ancestor(
     out: &Path,
     path: &str,
     removals: &BTreeSet<&str>,
-    directories: &mut HashSet<String>,
-) -> Result<Option<String>> {
-    let parts: Vec<&str> = path.split('/').collect();
-    for depth in 1..parts.len() {
-        let ancestor = parts[..depth].join("/");
-        if directories.contains(&ancestor) {
+    seen: &mut Ancestors,
+) -> Result<Ancestry> {
+    for (end, _) in path.match_indices('/') {
+        let ancestor = &path[..end];
+        if seen.directories.contains(ancestor) {
             continue;
         }
-        let on_disk = join_rel(out, &ancestor);
+        if seen.absent.contains(ancestor) {
+            return Ok(Ancestry::Absent);
+        }
+        let on_disk = join_rel(out, ancestor);
         match fs::symlink_metadata(&on_disk) {
-            Err(err) if is_absent(&err) => return Ok(None),
+            Err(err) if is_absent(&err) => {
+                seen.absent.insert(ancestor.to_owned());
+                return Ok(Ancestry::Absent);
+            }
             Err(err) => return Err(io_error("read", &on_disk, &err)),
             Ok(meta) if meta.is_dir() => {
-                directories.insert(ancestor);
+                seen.directories.insert(ancestor.to_owned());
             }
-            Ok(_) if removals.contains(ancestor.as_str()) => return Ok(None),
-            Ok(_) => return Ok(Some(ancestor)),
+            Ok(_) if removals.contains(ancestor) => return Ok(Ancestry::Absent),
+            Ok(_) => return Ok(Ancestry::Blocked(ancestor.to_owned())),
         }
     }
-    Ok(None)
+    Ok(Ancestry::Directories)
 }
 
 /// Whether the directory at `path` holds something, and everything it holds (recursively) is
@@ -533,33 +571,63 @@ fn parse_journal(bytes: &[u8]) -> Result<Journal, String> {
 
 /// Carries out a journal: deletions (with pruning), renames, then the manifest. Every step may
 /// already have been done by an interrupted run.
+///
+/// The renames are made durable by one [`Barrier`] (syncfs(2) on Linux) on the staging
+/// area's filesystem, which holds every renamed file and every directory created for one (a
+/// rename across filesystems fails); only where that is unavailable is every touched directory
+/// fsynced. The directories that deletions touched are fsynced one by one (they may lie on
+/// another filesystem mounted inside `out`; stale files are few).
 fn apply(out: &Path, journal: &Journal) -> Result<()> {
     let state = out.join(STATE_DIR);
     let staging = state.join(STAGING_DIR);
-    let mut touched = BTreeSet::new();
+    let mut deleted_from = BTreeSet::new();
     for path in &journal.remove {
         let target = join_rel(out, path);
         remove_file_if_present(&target)?;
         prune_empty_parents(out, path)?;
-        touched.extend(ancestors_within(out, path));
+        deleted_from.extend(ancestors_within(out, path));
     }
+    // Opened before the renames; the staging area is gone only if an interrupted run
+    // finished every rename already.
+    let barrier = if journal.renames.is_empty() {
+        None
+    } else if exists(&staging)? {
+        Some(Barrier::open(&staging)?)
+    } else {
+        Some(Barrier::open(&state)?)
+    };
+    let mut created: HashSet<PathBuf> = HashSet::new();
+    let mut renamed_into: HashSet<String> = HashSet::new();
     for rename in &journal.renames {
         let source = staging.join(&rename.staged);
-        if !exists(&source)? {
-            continue; // renamed by the interrupted run
-        }
         let target = join_rel(out, &rename.target);
-        if let Some(parent) = target.parent() {
+        if let Some(parent) = target.parent()
+            && !created.contains(parent)
+        {
             fs::create_dir_all(parent).map_err(|err| io_error("create", parent, &err))?;
+            created.insert(parent.to_path_buf());
         }
-        fs::rename(&source, &target).map_err(|err| {
-            anyhow!(
+        match fs::rename(&source, &target) {
+            Ok(()) => {}
+            // The parent exists, so a missing source is the cause: renamed by the
+            // interrupted run.
+            Err(err) if err.kind() == io::ErrorKind::NotFound && !exists(&source)? => continue,
+            Err(err) => bail!(
                 "could not move {} to {}: {err}; make sure nothing else holds the output directory, then run manifold again to finish the write",
                 source.display(),
                 target.display()
-            )
-        })?;
-        touched.extend(ancestors_within(out, &rename.target));
+            ),
+        }
+        let parent = rename.target.rsplit_once('/').map_or("", |(dir, _)| dir);
+        if !renamed_into.contains(parent) {
+            renamed_into.insert(parent.to_owned());
+        }
+    }
+    let mut touched = deleted_from;
+    if barrier.as_ref().is_some_and(|barrier| !barrier.sync()) {
+        for dir in &renamed_into {
+            touched.extend(dir_and_ancestors(out, dir));
+        }
     }
     for dir in &touched {
         if exists(dir)? {
@@ -625,6 +693,17 @@ fn ancestors_within(out: &Path, path: &str) -> Vec<PathBuf> {
         .collect()
 }
 
+/// `out`, the relative directory `dir` (`""` for `out` itself) and every directory between.
+fn dir_and_ancestors(out: &Path, dir: &str) -> Vec<PathBuf> {
+    let mut dirs = vec![out.to_path_buf()];
+    let mut joined = out.to_path_buf();
+    for part in dir.split('/').filter(|part| !part.is_empty()) {
+        joined.push(part);
+        dirs.push(joined.clone());
+    }
+    dirs
+}
+
 /// Opens (creating it if needed) the lock file of `out`.
 fn open_lock(out: &Path) -> Result<File> {
     let path = out.join(STATE_DIR).join(LOCK_FILE);
@@ -665,7 +744,78 @@ fn lock_shared(lock: &File, out: &Path) -> Result<()> {
     }
 }
 
-/// Writes `bytes` to a new file at `path` and fsyncs it.
+/// A flush of everything written to one filesystem: on Linux, one `syncfs(2)` instead of an
+/// fsync per file and per directory (tens of thousands of calls, each waiting for its own
+/// journal commit).
+///
+/// The descriptor is opened before the writes it has to cover, because syncfs reports the
+/// write-back errors that happened since the descriptor was opened. syncfs only reports them
+/// at all since Linux 5.8, so older kernels (and other systems) get `false` from [`Barrier::sync`]
+/// and the caller fsyncs file by file, as it also does when syncfs fails: a failure may come
+/// from another program's file on the same filesystem, and the per-file fsyncs then report
+/// whether manifold's own files are on disk.
+struct Barrier {
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    dir: File,
+}
+
+impl Barrier {
+    /// Opens the directory `dir`, on the filesystem to flush.
+    fn open(dir: &Path) -> Result<Barrier> {
+        let dir = File::open(dir).map_err(|err| io_error("open", dir, &err))?;
+        Ok(Barrier { dir })
+    }
+
+    /// Flushes the whole filesystem; `false` when that is unavailable or failed, and the
+    /// caller must fsync what it wrote itself.
+    fn sync(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd as _;
+            if !syncfs_reports_errors() {
+                return false;
+            }
+            // SAFETY: syncfs only reads the descriptor, which `self.dir` keeps open.
+            unsafe { libc::syncfs(self.dir.as_raw_fd()) == 0 }
+        }
+        #[cfg(not(target_os = "linux"))]
+        false
+    }
+}
+
+/// Whether the running kernel is Linux 5.8 or later, the first to return write-back errors
+/// from syncfs(2) (earlier ones return 0 even when data was lost).
+#[cfg(target_os = "linux")]
+fn syncfs_reports_errors() -> bool {
+    static REPORTS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *REPORTS.get_or_init(|| {
+        // SAFETY: `uname` fills the zeroed struct it is given; the release field is
+        // NUL-terminated on success.
+        let release = unsafe {
+            let mut name: libc::utsname = std::mem::zeroed();
+            if libc::uname(&mut name) != 0 {
+                return false;
+            }
+            std::ffi::CStr::from_ptr(name.release.as_ptr())
+                .to_string_lossy()
+                .into_owned()
+        };
+        kernel_at_least(&release, (5, 8))
+    })
+}
+
+/// Whether a kernel release string (`6.1.0-13-amd64`) is at least `major.minor`.
+#[cfg(any(target_os = "linux", test))]
+fn kernel_at_least(release: &str, (major, minor): (u32, u32)) -> bool {
+    let mut numbers = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|part| part.parse::<u32>().ok());
+    match (numbers.next().flatten(), numbers.next().flatten()) {
+        (Some(found_major), Some(found_minor)) => (found_major, found_minor) >= (major, minor),
+        _ => false,
+    }
+}
+
 /// Creates `path` with `bytes`, not yet flushed to disk: a write of many files stages them
 /// all first and then flushes them together ([`sync_all_parallel`]), which lets the
 /// filesystem commit them in a few journal transactions instead of one per file.
@@ -799,4 +949,34 @@ fn io_error(action: &str, path: &Path, err: &io::Error) -> anyhow::Error {
         "could not {action} {}: {err}; check the permissions and free space of the output directory, then run manifold again",
         path.display()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_kernel_releases() {
+        assert!(kernel_at_least("5.8.0", (5, 8)));
+        assert!(kernel_at_least("6.1.0-13-amd64", (5, 8)));
+        assert!(kernel_at_least("10.0", (5, 8)));
+        assert!(!kernel_at_least("5.7.19", (5, 8)));
+        assert!(!kernel_at_least("4.19.0-foo", (5, 8)));
+        assert!(!kernel_at_least("", (5, 8)));
+        assert!(!kernel_at_least("weird", (5, 8)));
+    }
+
+    #[test]
+    fn lists_a_directory_and_its_ancestors() {
+        let out = Path::new("out");
+        assert_eq!(dir_and_ancestors(out, ""), vec![PathBuf::from("out")]);
+        assert_eq!(
+            dir_and_ancestors(out, "a/b"),
+            vec![
+                PathBuf::from("out"),
+                PathBuf::from("out/a"),
+                PathBuf::from("out/a/b")
+            ]
+        );
+    }
 }
