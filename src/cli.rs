@@ -18,6 +18,7 @@ use manifold::pipeline::{self, Compilation, Stop};
 mod commit;
 mod diff;
 mod explain;
+mod fingerprint;
 
 /// manifold: compile one KDL platform spec into Kustomize, Terraform and ArgoCD files.
 #[derive(Debug, Parser)]
@@ -137,6 +138,9 @@ pub fn run() -> ExitCode {
             deny,
         } => {
             let spec = spec.unwrap_or_else(default_spec);
+            if !check {
+                return compile_and_write(&spec, &out, format, templates.as_deref(), &deny);
+            }
             let compilation = match compile_to_tree(&spec, templates.as_deref(), &deny) {
                 Ok(compilation) => compilation,
                 Err(error) => return environment_error(&error, format),
@@ -145,11 +149,7 @@ pub fn run() -> ExitCode {
             let Some(tree) = compilation.tree.as_ref() else {
                 return ExitCode::from(1);
             };
-            if check {
-                check_tree(tree, &out, format)
-            } else {
-                write_tree(tree, &out, format)
-            }
+            check_tree(tree, &out, format)
         }
         Command::Diff(args) => diff::run(args),
         Command::Commit(args) => commit::run(args),
@@ -405,34 +405,100 @@ fn report_handler() -> miette::GraphicalReportHandler {
         .with_width(100)
 }
 
-fn write_tree(tree: &manifold::output::Tree, out: &Path, format: Format) -> ExitCode {
-    match manifold::output::write(tree, out) {
-        Ok(report) => {
-            if format == Format::Text {
-                eprintln!(
-                    "wrote {}: {} file(s) changed, {} unchanged, {} removed",
-                    out.display(),
-                    report.written.len(),
-                    report.unchanged,
-                    report.removed.len()
-                );
-            } else {
-                let document = serde_json::json!({
-                    "ok": true,
-                    "out": out.display().to_string(),
-                    "written": report.written,
-                    "unchanged": report.unchanged,
-                    "removed": report.removed,
-                });
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&document).unwrap_or_default()
-                );
-            }
-            ExitCode::SUCCESS
+/// `compile` without `--check`: reads the templates and the spec (in that order, as
+/// [`compile_to_tree`] does), replays the recorded result when the output directory's
+/// fingerprint says nothing changed since the same inputs were compiled (see
+/// `cli/fingerprint.rs`), and otherwise compiles, writes, and records a new fingerprint.
+fn compile_and_write(
+    spec: &Path,
+    out: &Path,
+    format: Format,
+    templates_dir: Option<&Path>,
+    deny: &[Deny],
+) -> ExitCode {
+    let templates = match templates_dir.map(read_templates).transpose() {
+        Ok(templates) => templates.unwrap_or_default(),
+        Err(error) => return environment_error(&error, format),
+    };
+    let text = match read_spec(spec) {
+        Ok(text) => text,
+        Err(error) => return environment_error(&error, format),
+    };
+    let config = pipeline::Config { templates };
+    let spec_name = spec.display().to_string();
+    let key = fingerprint::key(&fingerprint::Inputs {
+        spec,
+        text: &text,
+        templates_dir,
+        templates: &config.templates,
+        deny,
+        format,
+    });
+    if let Some(key) = &key
+        && let Some(code) = fingerprint::replay(out, key, &spec_name, &text, format)
+    {
+        return code;
+    }
+    let mut compilation = pipeline::compile_with(&spec_name, &text, Stop::AfterEmit, &config);
+    deny_diagnostics(&mut compilation, deny);
+    print_diagnostics(&compilation, format);
+    let Some(tree) = compilation.tree.as_ref() else {
+        return ExitCode::from(1);
+    };
+    let record =
+        key.and_then(|key| fingerprint::record(key, &compilation, &spec_name, &text, format));
+    write_tree(tree, out, format, record.as_ref())
+}
+
+/// Writes the tree (recording `record` with it, when given) and prints the summary.
+fn write_tree(
+    tree: &manifold::output::Tree,
+    out: &Path,
+    format: Format,
+    record: Option<&manifold::output::Record>,
+) -> ExitCode {
+    let written = match record {
+        Some(record) => {
+            manifold::output::write_recorded(tree, out, record).map(|(report, failure)| {
+                match failure {
+                    Some(reason) => fingerprint::trace(&format!("not recorded: {reason}")),
+                    None => fingerprint::trace("recorded"),
+                }
+                report
+            })
         }
+        None => manifold::output::write(tree, out),
+    };
+    match written {
+        Ok(report) => print_written(&report, out, format),
         Err(error) => environment_error(&error, format),
     }
+}
+
+/// Prints the summary of a write (the text line, or the JSON document) and returns success.
+fn print_written(report: &manifold::output::WriteReport, out: &Path, format: Format) -> ExitCode {
+    if format == Format::Text {
+        eprintln!(
+            "wrote {}: {} file(s) changed, {} unchanged, {} removed",
+            out.display(),
+            report.written.len(),
+            report.unchanged,
+            report.removed.len()
+        );
+    } else {
+        let document = serde_json::json!({
+            "ok": true,
+            "out": out.display().to_string(),
+            "written": report.written,
+            "unchanged": report.unchanged,
+            "removed": report.removed,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&document).unwrap_or_default()
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 fn check_tree(tree: &manifold::output::Tree, out: &Path, format: Format) -> ExitCode {

@@ -34,11 +34,11 @@ pub const MANIFEST_PATH: &str = ".manifold/owned.json";
 pub const GITIGNORE_PATH: &str = ".manifold/.gitignore";
 
 /// The contents of [`GITIGNORE_PATH`]: the manifest belongs in git, the rest of `.manifold/`
-/// (the lock, the journal, the staging area) is transient.
-pub const GITIGNORE: &str = "# Written by manifold. Only the ownership manifest belongs in git; the lock, the\n# journal and the staging area are transient.\n*\n!.gitignore\n!owned.json\n";
+/// (the lock, the journal, the staging area, the fingerprint) is transient.
+pub const GITIGNORE: &str = "# Written by manifold. Only the ownership manifest belongs in git; the lock, the\n# journal, the staging area and the fingerprint are transient.\n*\n!.gitignore\n!owned.json\n";
 
 /// The directory, relative to the output directory, that holds manifold's own state (the
-/// manifest, the lock, the journal and the staging area). Tree paths may not point into it.
+/// manifest, the lock, the journal, the staging area and the fingerprint). Tree paths may not point into it.
 pub(crate) const STATE_DIR: &str = ".manifold";
 
 /// The only manifest format this version reads and writes.

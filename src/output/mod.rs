@@ -9,11 +9,13 @@
 
 use std::collections::BTreeMap;
 
+mod fingerprint;
 mod manifest;
 mod write;
 
+pub use fingerprint::{FINGERPRINT_PATH, Fresh, Record, Stale, fresh};
 pub use manifest::{GITIGNORE, GITIGNORE_PATH, MANIFEST_PATH, Manifest};
-pub use write::{Drift, DriftKind, WriteReport, check, write};
+pub use write::{Drift, DriftKind, WriteReport, check, write, write_recorded};
 
 /// A complete, rendered output tree: relative `/`-separated paths to file contents.
 ///

@@ -52,6 +52,7 @@ use anyhow::{Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
 use super::Tree;
+use super::fingerprint::{self, FINGERPRINT_PATH, Record, Recorder, Stamp};
 use super::manifest::{
     GITIGNORE, GITIGNORE_PATH, MANIFEST_PATH, Manifest, STATE_DIR, validate_path,
 };
@@ -110,6 +111,26 @@ impl fmt::Display for Drift {
 /// by another manifold process, or a path the tree wants that is taken by a file manifold
 /// does not own.
 pub fn write(tree: &Tree, out: &Path) -> Result<WriteReport> {
+    write_with(tree, out, None).map(|(report, _)| report)
+}
+
+/// [`write`], then, under the same exclusive lock, records the fingerprint of the result
+/// under `record` (see [`super::fingerprint`]), so that [`super::fresh`] can later tell that
+/// nothing changed. Recording is best effort: the second value is why it failed, if it did
+/// (the write itself succeeded either way, and no fingerprint is left).
+pub fn write_recorded(
+    tree: &Tree,
+    out: &Path,
+    record: &Record,
+) -> Result<(WriteReport, Option<String>)> {
+    write_with(tree, out, Some(record))
+}
+
+fn write_with(
+    tree: &Tree,
+    out: &Path,
+    record: Option<&Record>,
+) -> Result<(WriteReport, Option<String>)> {
     validate_tree(tree)?;
     let state = out.join(STATE_DIR);
     fs::create_dir_all(&state).map_err(|err| io_error("create", &state, &err))?;
@@ -118,8 +139,22 @@ pub fn write(tree: &Tree, out: &Path) -> Result<WriteReport> {
     recover(out)?;
     ensure_gitignore(out)?;
 
+    // Taken before any file is looked at: see `fingerprint` on racy files.
+    let mut recorder = Recorder::default();
+    let planning = record.map(|_| fingerprint::stamp(out));
+    let planning_stamp = planning.as_ref().and_then(|stamp| stamp.as_ref().ok());
+    if let Some(stamp) = planning_stamp
+        && let Ok(meta) = fs::symlink_metadata(join_rel(out, MANIFEST_PATH))
+    {
+        recorder.manifest(&meta, Some(stamp));
+    }
     let (old, old_bytes) = load_manifest(out)?;
-    let plan = plan_write(tree, &old, out)?;
+    let plan = plan_write(
+        tree,
+        &old,
+        out,
+        planning_stamp.map(|stamp| (&mut recorder, stamp)),
+    )?;
     let new_bytes = Manifest::from_tree(tree).to_bytes();
     let report = WriteReport {
         written: plan.writes.iter().map(|(path, _)| path.clone()).collect(),
@@ -130,8 +165,20 @@ pub fn write(tree: &Tree, out: &Path) -> Result<WriteReport> {
         && plan.removals.is_empty()
         && old_bytes.as_deref() == Some(new_bytes.as_slice())
     {
-        return Ok(report);
+        let failure = match (record, planning) {
+            (Some(record), Some(stamp)) => {
+                finish_record(out, tree, &new_bytes, recorder, stamp, record)
+            }
+            _ => None,
+        };
+        drop(lock);
+        return Ok((report, failure));
     }
+    // The old fingerprint goes before anything changes; the manifest is rewritten below, so
+    // its planning signature no longer applies.
+    fingerprint::remove(out)
+        .map_err(|err| io_error("remove", &join_rel(out, FINGERPRINT_PATH), &err))?;
+    recorder.forget_manifest();
 
     let staging = state.join(STAGING_DIR);
     fs::create_dir_all(&staging).map_err(|err| io_error("create", &staging, &err))?;
@@ -177,8 +224,39 @@ pub fn write(tree: &Tree, out: &Path) -> Result<WriteReport> {
     write_atomic(&journal_path, &journal_bytes)?;
     apply(out, &journal)?;
     finish(out)?;
+    let failure = match (record, planning) {
+        // A new stamp, taken after every rename: the written files are looked at after it.
+        (Some(record), Some(_)) => finish_record(
+            out,
+            tree,
+            journal.manifest.as_bytes(),
+            recorder,
+            fingerprint::stamp(out),
+            record,
+        ),
+        _ => None,
+    };
     drop(lock);
-    Ok(report)
+    Ok((report, failure))
+}
+
+/// Writes the fingerprint (best effort); why it failed, if it did.
+fn finish_record(
+    out: &Path,
+    tree: &Tree,
+    manifest_bytes: &[u8],
+    recorder: Recorder,
+    stamp: io::Result<Stamp>,
+    record: &Record,
+) -> Option<String> {
+    let result = stamp.and_then(|stamp| recorder.finish(out, tree, manifest_bytes, stamp, record));
+    match result {
+        Ok(()) => None,
+        Err(err) => {
+            let _ = fingerprint::remove(out);
+            Some(err.to_string())
+        }
+    }
 }
 
 /// Compares `tree` with the files in `out` without writing them, and returns every difference,
@@ -319,7 +397,15 @@ fn validate_tree(tree: &Tree) -> Result<()> {
 }
 
 /// Decides what to write, keep and delete; refuses if the tree needs a path manifold does not own.
-fn plan_write<'a>(tree: &'a Tree, old: &Manifest, out: &Path) -> Result<Plan<'a>> {
+///
+/// With `recording`, notes the `lstat` of every unchanged file (taken before its bytes were
+/// compared) for the fingerprint.
+fn plan_write<'a>(
+    tree: &'a Tree,
+    old: &Manifest,
+    out: &Path,
+    mut recording: Option<(&mut Recorder, &Stamp)>,
+) -> Result<Plan<'a>> {
     let mut removals = Vec::new();
     for path in old.files().keys() {
         if tree.get(path).is_none() && is_removable(out, path)? {
@@ -358,8 +444,13 @@ fn plan_write<'a>(tree: &'a Tree, old: &Manifest, out: &Path) -> Result<Plan<'a>
             Ok(_) if !old.owns(path) => {
                 unowned.insert(path.clone());
             }
-            Ok(_) => match fs::read(&target) {
-                Ok(disk) if disk == *contents => unchanged += 1,
+            Ok(meta) => match fs::read(&target) {
+                Ok(disk) if disk == *contents => {
+                    unchanged += 1;
+                    if let Some((recorder, stamp)) = recording.as_mut() {
+                        recorder.unchanged(path, &meta, Some(stamp));
+                    }
+                }
                 Ok(_) => writes.push((path.clone(), contents.as_slice())),
                 Err(err) if is_absent(&err) => writes.push((path.clone(), contents.as_slice())),
                 Err(err) => return Err(io_error("read", &target, &err)),
