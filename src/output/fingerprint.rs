@@ -1,47 +1,52 @@
-//! The fingerprint of an output directory: a record, written after a successful
-//! [`write`](super::write), that lets the next compile of the same inputs skip the whole
-//! pipeline when nothing on disk changed since (like cargo's and ninja's fingerprints).
+//! The fingerprint of an output directory: a record, written by a successful
+//! [`write_recorded`](super::write_recorded), that lets the next compile of the same inputs
+//! skip the whole pipeline when nothing on disk changed since (like cargo's and ninja's
+//! fingerprints).
 //!
 //! Consumes: a caller's key (a hash of everything the output and the diagnostics depend on)
-//! and payload (what the caller must print again), and the stat signatures of the files
-//! [`write`](super::write) just made current. Produces: `.manifold/fingerprint` (git-ignored,
-//! like the lock), and [`fresh`]'s answer: the payload, when the key matches and every file is
-//! as it was recorded.
+//! and payload (what the caller must print again), and the `lstat` signatures of the files the
+//! write just made current. Produces: `.manifold/fingerprint` (git-ignored, like the lock), and
+//! [`fresh`]'s answer: the payload, when the key matches and every file is as recorded.
 //!
-//! The file (text, one record a line, paths last so they may hold spaces):
+//! The file (text, one record a line, names last so they may hold spaces):
 //!
 //! ```text
 //! manifold-fingerprint 1
 //! key <64 hex>
-//! payload <n bytes>
+//! payload <n>
 //! <the payload's n bytes>
-//! manifest <signature> <racy hash or ->
-//! dir <inode> <device> <mode> <path>
-//! file <signature> <racy hash or -> <path>
+//! manifest <signature> <sha-256 if racy, else ->
+//! dir <inode> <device> <mode> <path, empty for the output directory itself>
+//! file <signature> <sha-256 if racy, else -> <name in the directory above>
 //! sha256 <64 hex of every byte above>
 //! ```
 //!
-//! A signature is `size mtime-ns ctime-ns inode device mode` (from `lstat`).
+//! A signature is `size mtime-ns ctime-ns inode device mode`. Every directory of the tree has
+//! a `dir` line (followed by the files directly in it), so [`fresh`] opens each directory once
+//! (refusing a link) and looks at its files with `fstatat` relative to it, on two threads (a
+//! whole no-op compile of N = 1000, 33,653 files, with `--format json` takes about 60 ms).
 //!
 //! Invariants:
 //!
 //! - **An optimisation only.** Anything unexpected (no file, another format, a bad checksum,
 //!   another key, a file or directory whose signature differs, a journal, a staging area or a
 //!   temporary file of an interrupted write, a changed `.gitignore`, a lock held by a writer)
-//!   makes [`fresh`] answer `None`, and the caller runs the full compile, which writes a new
-//!   fingerprint. Recording is best effort: a failure leaves no fingerprint, never a wrong one.
+//!   makes [`fresh`] answer [`Stale`], and the caller runs the full compile, which records
+//!   anew. Recording is best effort: a failure leaves no fingerprint, never a wrong one, and
+//!   every write that changes anything deletes the old fingerprint before it stages a file.
 //! - **A recorded signature describes bytes manifold compared or wrote.** An unchanged file's
 //!   signature is the `lstat` taken before its bytes were read and compared; a written file's
 //!   is taken after every rename. A file can change without changing its signature only within
 //!   one tick of the filesystem clock, so a file whose mtime or ctime is not older than a stamp
-//!   taken (as a file's creation time, the filesystem's own clock) before its `lstat` is
+//!   taken (the creation time of a new file: the filesystem's own clock) before its `lstat` is
 //!   *racy*: its sha-256 is recorded and [`fresh`] compares its bytes instead of trusting the
 //!   signature (git's "racily clean" entries). The one change the fingerprint can miss is an
-//!   edit to a file in the instant between manifold renaming it into place and recording it,
-//!   while manifold holds the exclusive lock; `manifold compile --check` compares bytes.
-//! - **Exclusion.** Recording happens inside [`write`](super::write), under its exclusive lock;
-//!   [`fresh`] holds a shared lock (as `check` does) until its answer is dropped, so it never
-//!   reads a half-written directory and no writer starts while the caller replays.
+//!   edit made to a file between manifold renaming it into place and recording it, while
+//!   manifold holds the exclusive lock (a race with manifold's own write); `manifold compile
+//!   --check` always compares bytes.
+//! - **Exclusion.** Recording happens inside the write, under its exclusive lock; [`fresh`]
+//!   holds a shared lock (as `check` does) until its answer is dropped, so it never reads a
+//!   half-written directory and no writer starts while the caller replays.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
@@ -156,20 +161,20 @@ pub(crate) struct Recorder {
 
 impl Recorder {
     /// Notes the `lstat` of an unchanged file, taken before its bytes were compared.
-    pub(crate) fn unchanged(&mut self, path: &str, meta: &fs::Metadata, stamp: Option<&Stamp>) {
-        match (stamp, Signature::of(meta)) {
-            (Some(stamp), Some(signature)) => self
+    pub(crate) fn unchanged(&mut self, path: &str, meta: &fs::Metadata, stamp: &Stamp) {
+        match Signature::of(meta) {
+            Some(signature) => self
                 .planned
                 .push((path.to_owned(), signature.judged(stamp))),
-            _ => self.broken = true,
+            None => self.broken = true,
         }
     }
 
     /// Notes the `lstat` of the manifest, taken before it was read, when the write leaves it.
-    pub(crate) fn manifest(&mut self, meta: &fs::Metadata, stamp: Option<&Stamp>) {
-        match (stamp, Signature::of(meta)) {
-            (Some(stamp), Some(signature)) => self.manifest = Some(signature.judged(stamp)),
-            _ => self.broken = true,
+    pub(crate) fn manifest(&mut self, meta: &fs::Metadata, stamp: &Stamp) {
+        match Signature::of(meta) {
+            Some(signature) => self.manifest = Some(signature.judged(stamp)),
+            None => self.broken = true,
         }
     }
 
@@ -703,6 +708,59 @@ mod unix {
             fs::remove_dir_all(&dir).unwrap();
             assert_eq!(recorded, checked);
             assert!(recorded.is_some());
+        }
+
+        /// A racy entry is trusted only if the bytes still hash to what was recorded.
+        #[test]
+        fn racy_entries_are_compared_by_content() {
+            let dir = std::env::temp_dir().join(format!("manifold-racy-{}", std::process::id()));
+            fs::create_dir_all(&dir).unwrap();
+            fs::write(dir.join("f"), b"written").unwrap();
+            let handle = open_directory(&dir, false).unwrap();
+            let now = lstat_at(&handle, &dir, "f").unwrap();
+            let read = || fs::read(dir.join("f"));
+            let good = sha256_hex(b"written");
+            let bad = sha256_hex(b"edited!");
+            let entry = |racy_hash| Entry {
+                signature: now,
+                racy_hash,
+            };
+            assert!(holds(now, &entry(None), read));
+            assert!(holds(now, &entry(Some(&good)), read));
+            assert!(!holds(now, &entry(Some(&bad)), read));
+            let mut other = now;
+            other.size += 1;
+            assert!(!holds(other, &entry(None), read));
+            fs::remove_dir_all(&dir).unwrap();
+        }
+
+        /// A file changed at or after the stamp is racy.
+        #[test]
+        fn changes_in_the_stamps_tick_are_racy() {
+            let out = std::env::temp_dir().join(format!("manifold-stamp-{}", std::process::id()));
+            fs::create_dir_all(out.join(STATE_DIR)).unwrap();
+            let stamp = stamp(&out).unwrap();
+            let signature = |mtime, ctime| Signature {
+                size: 1,
+                mtime,
+                ctime,
+                inode: 1,
+                device: 1,
+                mode: 0o100644,
+                racy: false,
+            };
+            assert!(
+                !signature(stamp.nanos - 1, stamp.nanos - 1)
+                    .judged(&stamp)
+                    .racy
+            );
+            assert!(signature(stamp.nanos, stamp.nanos - 1).judged(&stamp).racy);
+            assert!(
+                signature(stamp.nanos - 1, stamp.nanos + 5)
+                    .judged(&stamp)
+                    .racy
+            );
+            fs::remove_dir_all(&out).unwrap();
         }
     }
 }

@@ -2,7 +2,8 @@
 //! (besides the command line) that touches the output directory.
 //!
 //! Consumes: a [`Tree`] of relative paths → bytes, built completely in memory.
-//! Produces: files on disk (`write`), or the list of differences (`check`).
+//! Produces: files on disk (`write`, `write_recorded`), or the list of differences (`check`),
+//! or whether a recorded fingerprint still describes the directory (`fresh`).
 //!
 //! Invariant: nothing is written unless the whole tree was built; files that manifold did not
 //! write (per the ownership manifest `.manifold/owned.json`) are never changed or deleted.

@@ -34,6 +34,9 @@
 //!      manifest (temporary file, fsync, rename, fsync);
 //!   4. removes the journal, then the staging area.
 //!
+//!   A write that records a fingerprint ([`write_recorded`], see [`super::fingerprint`])
+//!   deletes the old one before step 1 and writes the new one after step 4, under the lock.
+//!
 //!   Deletions come before renames so that a path can turn from a file into a directory (or
 //!   back) between two trees. Every [`write`] and [`check`] first rolls a leftover journal
 //!   forward (each step tolerates having been done already: a staged file that is gone was
@@ -146,7 +149,7 @@ fn write_with(
     if let Some(stamp) = planning_stamp
         && let Ok(meta) = fs::symlink_metadata(join_rel(out, MANIFEST_PATH))
     {
-        recorder.manifest(&meta, Some(stamp));
+        recorder.manifest(&meta, stamp);
     }
     let (old, old_bytes) = load_manifest(out)?;
     let plan = plan_write(
@@ -448,7 +451,7 @@ fn plan_write<'a>(
                 Ok(disk) if disk == *contents => {
                     unchanged += 1;
                     if let Some((recorder, stamp)) = recording.as_mut() {
-                        recorder.unchanged(path, &meta, Some(stamp));
+                        recorder.unchanged(path, &meta, stamp);
                     }
                 }
                 Ok(_) => writes.push((path.clone(), contents.as_slice())),
