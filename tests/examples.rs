@@ -31,7 +31,9 @@ fn read_tree(root: &Path) -> Vec<(String, Vec<u8>)> {
         .into_iter()
         .map(|entry| entry.expect("walkable"))
         .filter(|entry| entry.file_type().is_file())
+        // Transient state: the lock, and the fingerprint (inodes and times of this run).
         .filter(|entry| !entry.path().ends_with(".manifold/lock"))
+        .filter(|entry| !entry.path().ends_with(".manifold/fingerprint"))
         .map(|entry| {
             let relative = entry.path().strip_prefix(root).expect("inside root");
             (

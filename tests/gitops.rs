@@ -111,7 +111,8 @@ impl Fixture {
         write(&self.spec(), &text.replacen(from, to, 1))
     }
 
-    /// What `manifold compile SPEC --out DIR` writes, without the lock.
+    /// What `manifold compile SPEC --out DIR` writes, without its transient (git-ignored)
+    /// state: the lock and the no-op fingerprint.
     fn compiled(&self) -> Result<BTreeMap<String, Vec<u8>>, Box<dyn std::error::Error>> {
         let out = self.path("compiled");
         let _ = std::fs::remove_dir_all(&out);
@@ -119,6 +120,7 @@ impl Fixture {
         assert!(output.status.success(), "{}", stderr(&output));
         let mut files = read_dir_tree(&out)?;
         files.remove(".manifold/lock");
+        files.remove(".manifold/fingerprint");
         Ok(files)
     }
 }

@@ -116,6 +116,14 @@ pub(crate) struct Stamp {
     path: PathBuf,
 }
 
+/// An unused stamp takes its temporary file with it (a refused or failed write leaves no
+/// trace); after [`Recorder::finish`] renamed it into place there is nothing left to remove.
+impl Drop for Stamp {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
 /// Stamps the filesystem clock: creates (anew) the fingerprint's temporary file.
 pub(crate) fn stamp(out: &Path) -> io::Result<Stamp> {
     let path = tmp_path(out);
@@ -195,7 +203,6 @@ impl Recorder {
     ) -> io::Result<()> {
         let result = self.finish_inner(out, tree, manifest_bytes, &stamp, record);
         if result.is_err() {
-            let _ = fs::remove_file(&stamp.path);
             let _ = remove(out);
         }
         result

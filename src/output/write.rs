@@ -182,6 +182,10 @@ fn write_with(
     fingerprint::remove(out)
         .map_err(|err| io_error("remove", &join_rel(out, FINGERPRINT_PATH), &err))?;
     recorder.forget_manifest();
+    // The planning stamp (and its temporary file) is done with: a new one is taken after the
+    // renames.
+    let recording = record.filter(|_| planning.is_some());
+    drop(planning);
 
     let staging = state.join(STAGING_DIR);
     fs::create_dir_all(&staging).map_err(|err| io_error("create", &staging, &err))?;
@@ -227,9 +231,9 @@ fn write_with(
     write_atomic(&journal_path, &journal_bytes)?;
     apply(out, &journal)?;
     finish(out)?;
-    let failure = match (record, planning) {
+    let failure = match recording {
         // A new stamp, taken after every rename: the written files are looked at after it.
-        (Some(record), Some(_)) => finish_record(
+        Some(record) => finish_record(
             out,
             tree,
             journal.manifest.as_bytes(),
@@ -237,7 +241,7 @@ fn write_with(
             fingerprint::stamp(out),
             record,
         ),
-        _ => None,
+        None => None,
     };
     drop(lock);
     Ok((report, failure))
