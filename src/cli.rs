@@ -447,7 +447,11 @@ fn compile_and_write(
     };
     let record =
         key.and_then(|key| fingerprint::record(key, &compilation, &spec_name, &text, format));
-    write_tree(tree, out, format, record.as_ref())
+    let code = write_tree(tree, out, format, record.as_ref());
+    // The process exits next: freeing the model and the tree, hundreds of thousands of
+    // allocations for a large platform, would only delay that (the OS takes the memory back).
+    std::mem::forget(compilation);
+    code
 }
 
 /// Writes the tree (recording `record` with it, when given) and prints the summary.
