@@ -8,9 +8,14 @@
 //!
 //! For every N it writes the generated spec to a scratch directory and runs the real binary
 //! (`target/release/manifold`, built by `cargo bench` with the release settings) as a child
-//! process: `compile SPEC --out OUT` into an empty directory (cold: everything is written),
+//! process: `compile SPEC --out OUT` into a new directory (cold: everything is written),
 //! then again into the now current directory (no-op: nothing is rewritten, checked by comparing
-//! every file's mtime before and after). Each child is
+//! every file's mtime before and after). Every cold run gets a directory of its own, and no
+//! output is deleted until every size has been measured: ext4 skips the inodes of files deleted
+//! in the last minute (five, if their inode block is still dirty) when it allocates new ones
+//! (`recently_deleted` in `fs/ext4/ialloc.c`), so a run that writes 33,000 files right after
+//! deleting as many spends most of its time in that scan (system time went from 2 s to 19 s
+//! at N = 1,000 here), which measures the benchmark's own `rm -rf`, not manifold. Each child is
 //! reaped with `wait4`, which reports its peak resident set (`ru_maxrss`) and CPU time. The
 //! report gives medians (and min–max) over the runs, the throughput in Kubernetes objects per
 //! second and output megabytes per second, and the growth factor between sizes (the target is
@@ -92,7 +97,10 @@ fn parse_args() -> Result<Args, String> {
 #[derive(Debug, Clone, Copy)]
 struct Run {
     wall: Duration,
-    cpu: Duration,
+    /// User CPU time.
+    user: Duration,
+    /// System CPU time (the kernel creating, writing and renaming files, page faults).
+    system: Duration,
     max_rss_kib: u64,
 }
 
@@ -136,7 +144,8 @@ fn run(binary: &Path, args: &[&std::ffi::OsStr]) -> Run {
     };
     Run {
         wall,
-        cpu: time(usage.ru_utime) + time(usage.ru_stime),
+        user: time(usage.ru_utime),
+        system: time(usage.ru_stime),
         max_rss_kib: usage.ru_maxrss as u64,
     }
 }
@@ -305,7 +314,6 @@ fn stages(spec: &str, out: &Path) -> Vec<(&'static str, Duration)> {
         "the stages build the same tree as emit()"
     );
     clock = Instant::now();
-    let _ = std::fs::remove_dir_all(out);
     manifold::output::write(&tree, out).expect("write the tree");
     lap("write (cold, fsync)", &mut times, &mut clock);
     manifold::output::write(&tree, out).expect("write the tree");
@@ -354,11 +362,11 @@ fn main() {
     let _ = writeln!(report);
     let _ = writeln!(
         report,
-        "| N | spec KiB | files | objects | output MB | runs | cold wall median (min–max) | CPU | objects/s | MB/s | peak RSS | no-op median (min–max) |"
+        "| N | spec KiB | files | objects | output MB | runs | cold wall median (min–max) | user CPU | system CPU | objects/s | MB/s | peak RSS | no-op median (min–max) |"
     );
     let _ = writeln!(
         report,
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     let mut untouched = Vec::new();
     let mut previous: Option<(usize, f64)> = None;
@@ -370,28 +378,34 @@ fn main() {
         let spec = manifold::synth::generate(n, args.seed);
         let spec_path = dir.join("platform.kdl");
         std::fs::write(&spec_path, &spec).expect("write the spec");
-        let out = dir.join("out");
         let runs = args.runs.unwrap_or(if n >= 10_000 { 3 } else { 5 });
         eprintln!(
             "N = {n}: {runs} cold runs, then {} no-op runs",
             args.noop_runs
         );
-        let compile = [
-            std::ffi::OsStr::new("compile"),
-            spec_path.as_os_str(),
-            std::ffi::OsStr::new("--out"),
-            out.as_os_str(),
-        ];
+        let compile_into = |out: &Path| {
+            run(
+                &binary,
+                &[
+                    std::ffi::OsStr::new("compile"),
+                    spec_path.as_os_str(),
+                    std::ffi::OsStr::new("--out"),
+                    out.as_os_str(),
+                ],
+            )
+        };
         let mut cold = Vec::new();
-        for _ in 0..runs {
-            let _ = std::fs::remove_dir_all(&out);
+        let mut out = PathBuf::new();
+        for index in 0..runs {
+            // A new directory each time (see the module comment on deleted inodes).
+            out = dir.join(format!("out-{index}"));
             sync();
-            cold.push(run(&binary, &compile));
+            cold.push(compile_into(&out));
         }
         let before = mtimes(&out);
         let mut noop = Vec::new();
         for _ in 0..args.noop_runs {
-            noop.push(run(&binary, &compile));
+            noop.push(compile_into(&out));
         }
         let after = mtimes(&out);
         let rewritten = before
@@ -404,13 +418,14 @@ fn main() {
         untouched.push((n, before.len(), rewritten));
         let size = measure_tree(&out);
         let wall = spread(&cold, |r| r.wall.as_secs_f64());
-        let cpu = spread(&cold, |r| r.cpu.as_secs_f64());
+        let user = spread(&cold, |r| r.user.as_secs_f64());
+        let system = spread(&cold, |r| r.system.as_secs_f64());
         let rss = spread(&cold, |r| r.max_rss_kib as f64 / 1024.0);
         let idle = spread(&noop, |r| r.wall.as_secs_f64());
         let megabytes = size.bytes as f64 / 1e6;
         let _ = writeln!(
             report,
-            "| {n} | {} | {} | {} | {:.1} | {runs} | {} ({}–{}) | {} | {:.0} | {:.1} | {:.0} MiB | {} ({}–{}) |",
+            "| {n} | {} | {} | {} | {:.1} | {runs} | {} ({}–{}) | {} | {} | {:.0} | {:.1} | {:.0} MiB | {} ({}–{}) |",
             spec.len() / 1024,
             size.files,
             size.objects,
@@ -418,7 +433,8 @@ fn main() {
             secs(wall.median),
             secs(wall.min),
             secs(wall.max),
-            secs(cpu.median),
+            secs(user.median),
+            secs(system.median),
             size.objects as f64 / wall.median,
             megabytes / wall.median,
             rss.max,
@@ -451,8 +467,10 @@ fn main() {
                 );
             }
         }
-        if !args.keep {
-            let _ = std::fs::remove_dir_all(&dir);
+    }
+    if !args.keep {
+        for &n in &args.sizes {
+            let _ = std::fs::remove_dir_all(work.join(format!("n{n}")));
         }
     }
     if !growth.is_empty() {
