@@ -518,6 +518,75 @@ fn write_rolls_an_interrupted_write_forward_before_its_own() -> TestResult {
     assert_complete(out, &next)
 }
 
+/// [`crash_midway`], as the writer stages a directory that does not exist yet: whole, under
+/// one staged name, moved into place with one rename.
+fn crash_midway_with_a_new_directory(out: &Path, next: &Tree) -> TestResult {
+    crash_midway(out, next)?;
+    let staging = out.join(".manifold/staging");
+    fs::remove_file(staging.join("1"))?;
+    fs::create_dir_all(staging.join("1"))?;
+    fs::write(
+        staging.join("1/deployment.yaml"),
+        "kind: Deployment\nname: web\n",
+    )?;
+    let manifest = String::from_utf8(Manifest::from_tree(next).to_bytes())?;
+    let journal = serde_json::json!({
+        "format": 1,
+        "renames": [
+            {"staged": "1", "target": "kubernetes/base/web"},
+            {"staged": "0", "target": "kubernetes/base/api/service.yaml"},
+        ],
+        "remove": ["terraform/main.tf"],
+        "manifest": manifest,
+    });
+    fs::write(out.join(".manifold/journal.json"), journal.to_string())?;
+    Ok(())
+}
+
+#[test]
+fn an_interrupted_write_of_a_new_directory_is_rolled_forward() -> TestResult {
+    for by_check in [true, false] {
+        let dir = TempDir::new()?;
+        let out = dir.path();
+        let next = next_tree();
+        crash_midway_with_a_new_directory(out, &next)?;
+        if by_check {
+            assert_eq!(check(&next, out)?, []);
+        } else {
+            let report = write(&next, out)?;
+            assert!(report.written.is_empty(), "{:?}", report.written);
+        }
+        assert_complete(out, &next)?;
+    }
+    Ok(())
+}
+
+#[test]
+fn new_directories_are_written_whole_next_to_changed_files() -> TestResult {
+    let dir = TempDir::new()?;
+    let out = dir.path();
+    write(&base(), out)?;
+    let mut next = base();
+    next.insert("kubernetes/base/api/service.yaml", "kind: Service\nv: 3\n");
+    for name in ["web", "worker"] {
+        for file in ["deployment.yaml", "service.yaml"] {
+            next.insert(
+                format!("kubernetes/base/{name}/{file}"),
+                format!("{name} {file}\n"),
+            );
+        }
+    }
+    next.insert("argocd/nested/deep/app.yaml", "kind: Application\n");
+    let report = write(&next, out)?;
+    assert_eq!(report.written.len(), 6, "{:?}", report.written);
+    assert_eq!(check(&next, out)?, []);
+    for (path, contents) in next.files() {
+        assert_eq!(fs::read(out.join(path))?, *contents, "{path}");
+    }
+    assert!(!out.join(".manifold/staging").exists());
+    Ok(())
+}
+
 #[test]
 fn a_write_killed_before_its_journal_leaves_the_old_tree() -> TestResult {
     let dir = TempDir::new()?;

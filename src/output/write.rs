@@ -21,14 +21,17 @@
 //!   never reads a half-written tree. A held lock is an immediate error.
 //! - **Crash safety.** A file is never half-written, and the tree switches from old to new as
 //!   one unit, as far as recovery can ensure. [`write`]:
-//!   1. writes every new or changed file to `.manifold/staging/<n>` and makes them all durable
-//!      (one `syncfs(2)` of the filesystem on Linux ≥ 5.8, else an fsync per file and of the
-//!      staging directory);
+//!   1. writes every new or changed file into `.manifold/staging` and makes them all durable
+//!      (one `syncfs(2)` of the filesystem on Linux ≥ 5.8, else an fsync per file and per
+//!      staged directory). A file whose directory exists is staged as `staging/<n>`; each
+//!      topmost directory of the tree that does not exist yet is staged whole, as
+//!      `staging/<k>/…`, so that one rename moves it (a first compile renames a handful of
+//!      directories, not every file). The files are written on every core;
 //!   2. writes the journal `.manifold/journal.json` (the renames staging → target, the stale
 //!      files to delete, and the new manifest bytes) to a temporary file, fsyncs it and renames
 //!      it into place, so the journal is either absent or complete;
 //!   3. applies the journal: deletes the stale files and prunes the directories they leave
-//!      empty, renames every staged file onto its target, makes the renames durable (one
+//!      empty, renames every staged file or directory onto its target, makes the renames durable (one
 //!      `syncfs(2)` again, else an fsync of every touched directory; the directories that
 //!      deletions touched are always fsynced one by one), then atomically replaces the
 //!      manifest (temporary file, fsync, rename, fsync);
@@ -160,7 +163,7 @@ fn write_with(
     )?;
     let new_bytes = Manifest::from_tree(tree).to_bytes();
     let report = WriteReport {
-        written: plan.writes.iter().map(|(path, _)| path.clone()).collect(),
+        written: plan.writes.iter().map(|write| write.path.clone()).collect(),
         unchanged: plan.unchanged,
         removed: plan.removals.clone(),
     };
@@ -192,20 +195,12 @@ fn write_with(
     // Opened before the files are written: syncfs(2) reports the write-back errors that
     // happened since its descriptor was opened.
     let barrier = Barrier::open(&staging)?;
-    let mut renames = Vec::with_capacity(plan.writes.len());
-    let mut staged_files = Vec::with_capacity(plan.writes.len());
-    for (index, (path, contents)) in plan.writes.iter().enumerate() {
-        let staged = index.to_string();
-        let staged_path = staging.join(&staged);
-        write_unsynced(&staged_path, contents)?;
-        staged_files.push(staged_path);
-        renames.push(Rename {
-            staged,
-            target: path.clone(),
-        });
-    }
+    let (renames, staged_files, staged_dirs) = stage(&staging, &plan)?;
     if !barrier.sync() {
         sync_all_parallel(&staged_files)?;
+        for dir in staged_dirs.iter().rev() {
+            fsync_dir(dir)?;
+        }
         fsync_dir(&staging)?;
     }
     drop(staged_files);
@@ -245,6 +240,70 @@ fn write_with(
     };
     drop(lock);
     Ok((report, failure))
+}
+
+/// Writes every file of the plan into the staging area, unsynced, and returns the journal's
+/// renames, the staged files and the staged directories (parents first).
+///
+/// A file in one of the plan's new directories is staged at its place in a copy of that
+/// directory, `staging/<k>/…`, and the whole directory is moved into place with one rename;
+/// any other file is staged as `staging/<n>` and renamed on its own. So a first compile, where
+/// nothing exists yet, renames a handful of directories instead of every file. The files are
+/// written on every core, each thread into directories of its own part of the tree.
+fn stage(staging: &Path, plan: &Plan<'_>) -> Result<(Vec<Rename>, Vec<PathBuf>, Vec<PathBuf>)> {
+    let mut renames: Vec<Rename> = plan
+        .new_dirs
+        .iter()
+        .enumerate()
+        .map(|(index, dir)| Rename {
+            staged: index.to_string(),
+            target: dir.clone(),
+        })
+        .collect();
+    let mut files = Vec::with_capacity(plan.writes.len());
+    let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    for write in &plan.writes {
+        let staged = match write.new_dir {
+            Some(index) => {
+                let dir = &plan.new_dirs[index];
+                let inside = &write.path[dir.len() + 1..];
+                let staged = staging.join(index.to_string()).join(inside);
+                if let Some(parent) = staged.parent() {
+                    let mut parent = parent;
+                    while parent != staging && dirs.insert(parent.to_path_buf()) {
+                        match parent.parent() {
+                            Some(up) => parent = up,
+                            None => break,
+                        }
+                    }
+                }
+                staged
+            }
+            None => {
+                let staged = renames.len().to_string();
+                renames.push(Rename {
+                    staged: staged.clone(),
+                    target: write.path.clone(),
+                });
+                staging.join(staged)
+            }
+        };
+        files.push((staged, write.contents));
+    }
+    // Parents sort before their children.
+    let dirs: Vec<PathBuf> = dirs.into_iter().collect();
+    for dir in &dirs {
+        match fs::create_dir(dir) {
+            Ok(()) => {}
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(err) => return Err(io_error("create", dir, &err)),
+        }
+    }
+    crate::parallel::map(&files, |(path, contents)| write_unsynced(path, contents))
+        .into_iter()
+        .collect::<Result<Vec<()>>>()?;
+    let files = files.into_iter().map(|(path, _)| path).collect();
+    Ok((renames, files, dirs))
 }
 
 /// Writes the fingerprint (best effort); why it failed, if it did.
@@ -368,11 +427,24 @@ struct Rename {
 /// What a write has to do, decided before anything changes.
 struct Plan<'a> {
     /// New or changed files, in path order.
-    writes: Vec<(String, &'a [u8])>,
+    writes: Vec<Planned<'a>>,
+    /// The topmost directories of the tree that do not exist on disk yet, in path order: each
+    /// is staged whole and moved into place with one rename.
+    new_dirs: Vec<String>,
     /// Files of the tree already on disk with the same bytes.
     unchanged: usize,
     /// Stale owned files present on disk, in path order.
     removals: Vec<String>,
+}
+
+/// One file to write.
+struct Planned<'a> {
+    /// The relative target path.
+    path: String,
+    /// Its new bytes.
+    contents: &'a [u8],
+    /// The index in [`Plan::new_dirs`] of the new directory it lies in, if it does.
+    new_dir: Option<usize>,
 }
 
 /// Rejects every invalid tree path (and a path that is also a directory of another path),
@@ -422,48 +494,61 @@ fn plan_write<'a>(
     let removal_set: BTreeSet<&str> = removals.iter().map(String::as_str).collect();
 
     let mut writes = Vec::new();
+    let mut new_dirs: Vec<String> = Vec::new();
     let mut unchanged = 0;
     let mut unowned = BTreeSet::new();
     let mut seen = Ancestors::default();
+    // Paths whose directories all exist: their own entries are looked at next, on every core.
+    let mut existing = Vec::new();
     for (path, contents) in tree.files() {
         match blocking_ancestor(out, path, &removal_set, &mut seen)? {
             Ancestry::Blocked(blocker) => {
                 unowned.insert(blocker);
-                continue;
             }
-            Ancestry::Absent => {
-                writes.push((path.clone(), contents.as_slice()));
-                continue;
+            Ancestry::Absent(dir) => {
+                // Paths come in order, so a new directory's files are consecutive.
+                if new_dirs.last() != Some(&dir) {
+                    new_dirs.push(dir);
+                }
+                writes.push(Planned {
+                    path: path.clone(),
+                    contents: contents.as_slice(),
+                    new_dir: Some(new_dirs.len() - 1),
+                });
             }
-            Ancestry::Directories => {}
+            Ancestry::Directories => existing.push((path, contents.as_slice())),
         }
-        let target = join_rel(out, path);
-        match fs::symlink_metadata(&target) {
-            Err(err) if is_absent(&err) => writes.push((path.clone(), contents.as_slice())),
-            Err(err) => return Err(io_error("read", &target, &err)),
-            Ok(meta) if meta.is_dir() => {
+    }
+    let looked = crate::parallel::map(&existing, |(path, contents)| look(out, path, contents));
+    for ((path, contents), found) in existing.into_iter().zip(looked) {
+        let write = Planned {
+            path: path.clone(),
+            contents,
+            new_dir: None,
+        };
+        match found? {
+            OnDisk::Absent => writes.push(write),
+            OnDisk::Directory => {
                 if will_vanish(out, path, &removal_set)? {
-                    writes.push((path.clone(), contents.as_slice()));
+                    writes.push(write);
                 } else {
                     unowned.insert(path.clone());
                 }
             }
-            Ok(_) if !old.owns(path) => {
+            OnDisk::Same(_) | OnDisk::Differs | OnDisk::Other if !old.owns(path) => {
                 unowned.insert(path.clone());
             }
-            Ok(meta) => match fs::read(&target) {
-                Ok(disk) if disk == *contents => {
-                    unchanged += 1;
-                    if let Some((recorder, stamp)) = recording.as_mut() {
-                        recorder.unchanged(path, &meta, stamp);
-                    }
+            OnDisk::Differs | OnDisk::Other => writes.push(write),
+            OnDisk::Same(meta) => {
+                unchanged += 1;
+                if let Some((recorder, stamp)) = recording.as_mut() {
+                    recorder.unchanged(path, &meta, stamp);
                 }
-                Ok(_) => writes.push((path.clone(), contents.as_slice())),
-                Err(err) if is_absent(&err) => writes.push((path.clone(), contents.as_slice())),
-                Err(err) => return Err(io_error("read", &target, &err)),
-            },
+            }
         }
     }
+    // New files are staged in path order, whichever list found them.
+    writes.sort_by(|a, b| a.path.cmp(&b.path));
     if !unowned.is_empty() {
         let list: Vec<String> = unowned.iter().map(|path| format!("  {path}")).collect();
         bail!(
@@ -474,9 +559,52 @@ fn plan_write<'a>(
     }
     Ok(Plan {
         writes,
+        new_dirs,
         unchanged,
         removals,
     })
+}
+
+/// What [`look`] found at a tree path whose directories all exist.
+enum OnDisk {
+    /// Nothing: the path is written.
+    Absent,
+    /// A file with other bytes: written if owned.
+    Differs,
+    /// A file with the tree's bytes, and its `lstat` (taken before the bytes were read).
+    Same(fs::Metadata),
+    /// A real directory.
+    Directory,
+    /// Something else that is not a directory (a link, a special file): written only if owned.
+    Other,
+}
+
+/// Looks at one tree path whose directories all exist: what is there, and whether a file
+/// there already holds `contents`. A file manifold does not own is reported as
+/// [`OnDisk::Same`] or [`OnDisk::Other`], so the caller can refuse it whatever its bytes.
+fn look(out: &Path, path: &str, contents: &[u8]) -> Result<OnDisk> {
+    let target = join_rel(out, path);
+    let meta = match fs::symlink_metadata(&target) {
+        Err(err) if is_absent(&err) => return Ok(OnDisk::Absent),
+        Err(err) => return Err(io_error("read", &target, &err)),
+        Ok(meta) if meta.is_dir() => return Ok(OnDisk::Directory),
+        Ok(meta) => meta,
+    };
+    if !meta.is_file() || meta.len() != contents.len() as u64 {
+        // Same rule as before: anything but a regular file of the same size differs (a link
+        // is replaced by a file when owned).
+        return Ok(if meta.is_file() {
+            OnDisk::Differs
+        } else {
+            OnDisk::Other
+        });
+    }
+    match fs::read(&target) {
+        Ok(disk) if disk == contents => Ok(OnDisk::Same(meta)),
+        Ok(_) => Ok(OnDisk::Differs),
+        Err(err) if is_absent(&err) => Ok(OnDisk::Absent),
+        Err(err) => Err(io_error("read", &target, &err)),
+    }
 }
 
 /// The ancestor directories of tree paths already looked up by [`blocking_ancestor`], so a
@@ -493,8 +621,9 @@ struct Ancestors {
 enum Ancestry {
     /// Every ancestor is a real directory.
     Directories,
-    /// An ancestor does not exist, so neither does the path.
-    Absent,
+    /// This ancestor, the topmost one missing, does not exist (or is a stale file about to be
+    /// deleted), so neither does the path.
+    Absent(String),
     /// This ancestor exists as something other than a real directory (a file or a link) and
     /// will not be deleted as stale; writing the path would need to replace it.
     Blocked(String),
@@ -514,19 +643,22 @@ fn blocking_ancestor(
             continue;
         }
         if seen.absent.contains(ancestor) {
-            return Ok(Ancestry::Absent);
+            return Ok(Ancestry::Absent(ancestor.to_owned()));
         }
         let on_disk = join_rel(out, ancestor);
         match fs::symlink_metadata(&on_disk) {
             Err(err) if is_absent(&err) => {
                 seen.absent.insert(ancestor.to_owned());
-                return Ok(Ancestry::Absent);
+                return Ok(Ancestry::Absent(ancestor.to_owned()));
             }
             Err(err) => return Err(io_error("read", &on_disk, &err)),
             Ok(meta) if meta.is_dir() => {
                 seen.directories.insert(ancestor.to_owned());
             }
-            Ok(_) if removals.contains(ancestor) => return Ok(Ancestry::Absent),
+            Ok(_) if removals.contains(ancestor) => {
+                seen.absent.insert(ancestor.to_owned());
+                return Ok(Ancestry::Absent(ancestor.to_owned()));
+            }
             Ok(_) => return Ok(Ancestry::Blocked(ancestor.to_owned())),
         }
     }
