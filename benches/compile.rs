@@ -291,6 +291,9 @@ fn stages(spec: &str, out: &Path) -> Vec<(&'static str, Duration)> {
     for (path, contents) in emit::kustomize::emit(&platform, &extras) {
         tree.insert(path, contents);
     }
+    for (path, contents) in extras {
+        tree.insert(path, contents);
+    }
     lap(
         "emit: kustomize (base, overlays, patches)",
         &mut times,

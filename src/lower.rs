@@ -601,6 +601,13 @@ fn lower_environment(
             service.placement = placement(kind, cloud_cluster, service.node_pool.as_deref());
             service
         });
+        let mut services = services;
+        if let Some(first) = environment.targets.first() {
+            // Same order: both are the spec's services by name.
+            for (service, shared) in services.iter_mut().zip(&first.services) {
+                service.origins.share(&shared.origins);
+            }
+        }
         environment.targets.push(Target {
             environment: name.to_owned(),
             cloud: kind,

@@ -52,10 +52,18 @@ pub enum Layer {
 /// The model holds one table per service per target (tens of thousands on a large platform),
 /// so it is a sorted vector rather than a B-tree (whose nodes cost several times their
 /// entries at this size), and its pointers are interned: every service of every target uses
-/// the same few hundred, so each is stored once per thread that lowered it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// the same few hundred, so each is stored once per thread that lowered it. The table itself is
+/// shared, copy on write: the clouds of an environment mostly resolve a service alike, and
+/// lowering lets them share one table then ([`Origins::share`]).
+#[derive(Debug, Clone, Default, Eq)]
 pub struct Origins {
-    entries: Vec<(Arc<str>, Origin)>,
+    entries: Arc<Vec<(Arc<str>, Origin)>>,
+}
+
+impl PartialEq for Origins {
+    fn eq(&self, other: &Origins) -> bool {
+        Arc::ptr_eq(&self.entries, &other.entries) || self.entries == other.entries
+    }
 }
 
 impl Origins {
@@ -67,9 +75,12 @@ impl Origins {
     /// Sets the origin of a pointer and returns the one it replaced.
     pub fn insert(&mut self, pointer: &str, origin: Origin) -> Option<Origin> {
         match self.position(pointer) {
-            Ok(idx) => Some(std::mem::replace(&mut self.entries[idx].1, origin)),
+            Ok(idx) => Some(std::mem::replace(
+                &mut Arc::make_mut(&mut self.entries)[idx].1,
+                origin,
+            )),
             Err(idx) => {
-                self.entries.insert(idx, (intern(pointer), origin));
+                Arc::make_mut(&mut self.entries).insert(idx, (intern(pointer), origin));
                 None
             }
         }
@@ -92,6 +103,14 @@ impl Origins {
         self.entries.is_empty()
     }
 
+    /// Makes this table share `other`'s storage when the two are equal (memory only: the
+    /// tables compare equal either way).
+    pub fn share(&mut self, other: &Origins) {
+        if self == other {
+            self.entries = Arc::clone(&other.entries);
+        }
+    }
+
     fn position(&self, pointer: &str) -> Result<usize, usize> {
         self.entries
             .binary_search_by(|(candidate, _)| (**candidate).cmp(pointer))
@@ -108,7 +127,9 @@ impl<P: AsRef<str>> FromIterator<(P, Origin)> for Origins {
         // Stable: equal pointers keep their order, so the last one given is the last here.
         // Lowering collects from a B-tree, already sorted and unique: nothing to do then.
         if entries.is_sorted_by(|a, b| a.0 < b.0) {
-            return Origins { entries };
+            return Origins {
+                entries: Arc::new(entries),
+            };
         }
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         let mut deduped: Vec<(Arc<str>, Origin)> = Vec::with_capacity(entries.len());
@@ -118,7 +139,9 @@ impl<P: AsRef<str>> FromIterator<(P, Origin)> for Origins {
                 _ => deduped.push(entry),
             }
         }
-        Origins { entries: deduped }
+        Origins {
+            entries: Arc::new(deduped),
+        }
     }
 }
 

@@ -91,6 +91,9 @@ pub fn compile_with(name: &str, text: &str, stop: Stop, config: &Config) -> Comp
         return compilation;
     };
     let platform = crate::lower::lower(&checked, name);
+    // The model owns everything it needs: the spec's forms go now, so the later stages reuse
+    // their memory instead of adding to the peak (docs/performance.md, "Memory").
+    drop(checked);
     let mut model_diagnostics = crate::check::platform::check(&platform, file);
     compilation.diagnostics.append(&mut model_diagnostics);
     diagnostic::sort(&mut compilation.diagnostics);

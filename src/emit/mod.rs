@@ -77,6 +77,9 @@ pub fn emit_with(platform: &Platform, options: &Options) -> Result<Tree, Templat
     for (path, contents) in kustomize::emit(platform, &overlay_extras) {
         tree.insert(path, contents);
     }
+    for (path, contents) in overlay_extras {
+        tree.insert(path, contents);
+    }
     // Argo CD reads the Kustomize tree (kinds for its whitelists; every path must exist).
     for (path, contents) in argocd::emit(platform, &tree) {
         tree.insert(path, contents);

@@ -34,7 +34,11 @@ impl Tree {
 
     /// Adds (or replaces) one file. `path` is relative and uses `/` separators.
     pub fn insert(&mut self, path: impl Into<String>, contents: impl Into<Vec<u8>>) {
-        self.files.insert(path.into(), contents.into());
+        // Rendered text comes with its buffer's growth slack; a large tree holds hundreds of
+        // megabytes, so it keeps only the bytes.
+        let mut contents = contents.into();
+        contents.shrink_to_fit();
+        self.files.insert(path.into(), contents);
     }
 
     /// The files, in path order.

@@ -48,7 +48,8 @@ const KUSTOMIZE_API_VERSION: &str = "kustomize.config.k8s.io/v1beta1";
 
 /// Renders the bases and overlays of the platform. `extras` are overlay objects from the
 /// other emitters (paths under `kubernetes/overlays/<env>/<cloud>/`), which the overlays list
-/// as resources.
+/// as resources; they are not part of the result (the caller adds them to the tree itself,
+/// so a large platform never holds two copies of them).
 pub fn emit(platform: &Platform, extras: &Files) -> Files {
     // Bases and overlays are independent of each other: each is rendered into its own map
     // (in parallel), and the maps are merged in order.

@@ -100,12 +100,12 @@ pub fn emit(
         files.insert(format!("{dir}/limitrange.yaml"), yaml_file(&limit_range));
     }
     let prefix = format!("{dir}/");
-    for (path, contents) in extras.range(prefix.clone()..) {
+    // The extras are listed, not copied: the caller moves them into the tree.
+    for path in extras.range(prefix.clone()..).map(|(path, _)| path) {
         let Some(relative) = path.strip_prefix(&prefix) else {
             break;
         };
         resources.push(relative.into());
-        files.insert(path.clone(), contents.clone());
     }
     let mut kustomization = Map::new();
     kustomization.insert("apiVersion".into(), KUSTOMIZE_API_VERSION.into());
