@@ -18,6 +18,7 @@
 //! because `check` already rejected everything it could not resolve.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
@@ -185,8 +186,10 @@ impl Layered {
             recorded: Vec::new(),
         };
         merging.merge(target, source_map, skip);
+        // One shared copy for every value this layer sets.
+        let layer = Arc::new(layer.clone());
         for (pointer, span, replaced) in merging.recorded {
-            let mut overridden = Vec::new();
+            let mut overridden = Box::default();
             if replaced {
                 // The replaced value's chain stays with the pointer (for `explain`).
                 if let Some(previous) = self.origins.remove(&pointer) {
@@ -197,7 +200,7 @@ impl Layered {
             self.origins.insert(
                 pointer,
                 Origin {
-                    layer: layer.clone(),
+                    layer: Arc::clone(&layer),
                     span,
                     overridden,
                 },
@@ -302,10 +305,12 @@ fn push_segment(pointer: &mut String, segment: &str) {
 }
 
 /// An origin followed by the origins it overrode, flattened (highest first).
-fn chain_of(mut origin: Origin) -> Vec<Origin> {
-    let mut chain = std::mem::take(&mut origin.overridden);
-    chain.insert(0, origin);
-    chain
+fn chain_of(mut origin: Origin) -> Box<[Origin]> {
+    let below = std::mem::take(&mut origin.overridden);
+    let mut chain = Vec::with_capacity(below.len() + 1);
+    chain.push(origin);
+    chain.extend(below);
+    chain.into_boxed_slice()
 }
 
 fn ensure_object_at<'v>(root: &'v mut Value, pointer: &str) -> Option<&'v mut Map<String, Value>> {

@@ -14,16 +14,20 @@ use std::sync::Arc;
 use crate::source::Span;
 
 /// Where a resolved value came from, highest layer that set it.
+///
+/// A large platform holds millions of these (one per resolved value per service per target),
+/// so it is kept small: the layer is shared by every value one layer set, and the chain is a
+/// boxed slice (no spare capacity).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
     /// The layer.
-    pub layer: Layer,
+    pub layer: Arc<Layer>,
     /// The token in the spec or profile file; `None` for built-in defaults.
     pub span: Option<Span>,
     /// The lower layers that set the same pointer before this one replaced them, highest
     /// first (each with an empty `overridden`); `manifold explain` prints them as the chain
     /// "in prod ← service ← profile ← built-in".
-    pub overridden: Vec<Origin>,
+    pub overridden: Box<[Origin]>,
 }
 
 /// The layers of resolution, lowest first.
@@ -888,9 +892,9 @@ mod origins_tests {
 
     fn at(layer: Layer) -> Origin {
         Origin {
-            layer,
+            layer: layer.into(),
             span: None,
-            overridden: Vec::new(),
+            overridden: Box::default(),
         }
     }
 
@@ -905,12 +909,12 @@ mod origins_tests {
         .collect();
         let pointers: Vec<&str> = origins.iter().map(|(pointer, _)| pointer).collect();
         assert_eq!(pointers, ["/a", "/b"]);
-        assert_eq!(origins.get("/b").map(|o| &o.layer), Some(&Layer::Defaults));
+        assert_eq!(origins.get("/b").map(|o| &*o.layer), Some(&Layer::Defaults));
         assert!(origins.get("/c").is_none());
         let mut origins = origins;
         assert!(origins.insert("/c", at(Layer::Builtin)).is_none());
         let replaced = origins.insert("/a", at(Layer::Builtin));
-        assert_eq!(replaced.map(|o| o.layer), Some(Layer::Service));
+        assert_eq!(replaced.map(|o| (*o.layer).clone()), Some(Layer::Service));
         assert_eq!(origins.len(), 3);
     }
 }

@@ -788,7 +788,7 @@ impl Explainer {
             _ => None,
         };
         let matches = |origin: &Origin, pointer: &str| match builtin_pointer {
-            Some(wanted) => origin.layer == Layer::Builtin && pointer == wanted,
+            Some(wanted) => *origin.layer == Layer::Builtin && pointer == wanted,
             None => origin.span == Some(token.span),
         };
         for (label, origins) in self.origin_tables(platform, output_path) {
@@ -906,7 +906,7 @@ impl Explainer {
         if let Some(token) = span.and_then(|span| self.by_span.get(&span)) {
             return self.token_ref(&self.tokens[*token]);
         }
-        let layer = match &origin.layer {
+        let layer = match &*origin.layer {
             Layer::Builtin => "built-in default".to_owned(),
             Layer::Profile(name) => format!("profile {name}"),
             Layer::Environment(name) => format!("environment {name}"),

@@ -387,7 +387,7 @@ pub fn vpa(service: &Service) -> Option<&Vpa> {
     let from_profile = service
         .origins
         .get("/vpa/mode")
-        .is_none_or(|origin| matches!(origin.layer, Layer::Builtin | Layer::Profile(_)));
+        .is_none_or(|origin| matches!(*origin.layer, Layer::Builtin | Layer::Profile(_)));
     (!from_profile).then_some(vpa)
 }
 
