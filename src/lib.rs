@@ -12,6 +12,7 @@
 //! `gitops` runs git (it writes the working tree through `output`).
 
 pub mod diagnostic;
+mod hash;
 mod parallel;
 pub mod quantity;
 pub mod source;

@@ -8,7 +8,7 @@
 //! (merged) document; the model knows nothing about KDL. Collections are sorted by name.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::source::Span;
@@ -160,7 +160,7 @@ impl<'a> IntoIterator for &'a Origins {
 
 thread_local! {
     /// The pointers [`intern`] has handed out on this thread.
-    static POINTERS: RefCell<HashSet<Arc<str>>> = RefCell::new(HashSet::new());
+    static POINTERS: RefCell<crate::hash::FastSet<Arc<str>>> = RefCell::default();
 }
 
 /// One shared copy of a pointer per thread. Only memory depends on it, never output.

@@ -6,8 +6,6 @@
 //! Invariant: every value in the JSON form has a span in the map, so every later diagnostic
 //! can point at the token that produced it.
 
-use std::collections::HashMap;
-
 use kdl::{KdlDocument, KdlEntry, KdlNode, KdlValue};
 use serde_json::{Map, Number, Value};
 
@@ -44,7 +42,7 @@ pub struct Spans {
 /// JSON pointer → spans, for every value of a JSON form.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SpanMap {
-    entries: HashMap<String, Spans>,
+    entries: crate::hash::FastMap<String, Spans>,
     file: Option<FileId>,
 }
 
@@ -135,7 +133,7 @@ pub fn convert(
         base: 0,
         root,
         spans: SpanMap {
-            entries: HashMap::new(),
+            entries: crate::hash::FastMap::default(),
             file: Some(file),
         },
         diagnostics: Vec::new(),
