@@ -9,6 +9,8 @@
 use kdl::KdlDocument;
 
 use crate::diagnostic::Diagnostic;
+
+mod fast;
 use crate::source::{FileId, Span};
 
 /// Diagnostic code for KDL syntax errors.
@@ -71,7 +73,8 @@ fn parse_in(file: FileId, text: &str, pieces: usize) -> Result<Document, Vec<Dia
     );
     let in_pieces = if ranges.len() > 1 {
         let parsed = crate::parallel::map(&ranges, |range| {
-            KdlDocument::parse_v2(&text[range.clone()]).ok()
+            let piece = &text[range.clone()];
+            fast::parse(piece).or_else(|| KdlDocument::parse_v2(piece).ok())
         });
         ranges
             .iter()
@@ -84,7 +87,13 @@ fn parse_in(file: FileId, text: &str, pieces: usize) -> Result<Document, Vec<Dia
     let document = match in_pieces {
         Some(pieces) => Document { pieces },
         None => Document {
-            pieces: vec![(0, parse_whole(file, text)?)],
+            pieces: vec![(
+                0,
+                match fast::parse(text) {
+                    Some(document) => document,
+                    None => parse_whole(file, text)?,
+                },
+            )],
         },
     };
     if document.is_empty() {
