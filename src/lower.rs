@@ -587,7 +587,7 @@ fn lower_environment(
             .clusters
             .iter()
             .find(|candidate| candidate.name == cluster);
-        let services = crate::parallel::map(&resolved, |(service_name, in_environment)| {
+        let mut services = crate::parallel::map(&resolved, |(service_name, in_environment)| {
             let mut effective = in_environment.clone();
             apply_overrides(
                 &mut effective,
@@ -606,7 +606,6 @@ fn lower_environment(
             service.placement = placement(kind, cloud_cluster, service.node_pool.as_deref());
             service
         });
-        let mut services = services;
         if let Some(first) = environment.targets.first() {
             // Same order: both are the spec's services by name.
             for (service, shared) in services.iter_mut().zip(&first.services) {

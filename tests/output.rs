@@ -454,13 +454,23 @@ fn crash_midway(out: &Path, next: &Tree) -> TestResult {
         "kind: Service\nv: 2\n",
     )?;
     fs::write(staging.join("1"), "kind: Deployment\nname: web\n")?;
+    write_journal(
+        out,
+        next,
+        serde_json::json!([
+            {"staged": "0", "target": "kubernetes/base/api/service.yaml"},
+            {"staged": "1", "target": "kubernetes/base/web/deployment.yaml"},
+        ]),
+    )
+}
+
+/// The journal of a write from `base()` to `next` with these renames (the stale
+/// `terraform/main.tf` to delete, `next`'s manifest).
+fn write_journal(out: &Path, next: &Tree, renames: serde_json::Value) -> TestResult {
     let manifest = String::from_utf8(Manifest::from_tree(next).to_bytes())?;
     let journal = serde_json::json!({
         "format": 1,
-        "renames": [
-            {"staged": "0", "target": "kubernetes/base/api/service.yaml"},
-            {"staged": "1", "target": "kubernetes/base/web/deployment.yaml"},
-        ],
+        "renames": renames,
         "remove": ["terraform/main.tf"],
         "manifest": manifest,
     });
@@ -529,18 +539,14 @@ fn crash_midway_with_a_new_directory(out: &Path, next: &Tree) -> TestResult {
         staging.join("1/deployment.yaml"),
         "kind: Deployment\nname: web\n",
     )?;
-    let manifest = String::from_utf8(Manifest::from_tree(next).to_bytes())?;
-    let journal = serde_json::json!({
-        "format": 1,
-        "renames": [
+    write_journal(
+        out,
+        next,
+        serde_json::json!([
             {"staged": "1", "target": "kubernetes/base/web"},
             {"staged": "0", "target": "kubernetes/base/api/service.yaml"},
-        ],
-        "remove": ["terraform/main.tf"],
-        "manifest": manifest,
-    });
-    fs::write(out.join(".manifold/journal.json"), journal.to_string())?;
-    Ok(())
+        ]),
+    )
 }
 
 #[test]

@@ -268,13 +268,10 @@ fn stage(staging: &Path, plan: &Plan<'_>) -> Result<(Vec<Rename>, Vec<PathBuf>, 
                 let dir = &plan.new_dirs[index];
                 let inside = &write.path[dir.len() + 1..];
                 let staged = staging.join(index.to_string()).join(inside);
-                if let Some(parent) = staged.parent() {
-                    let mut parent = parent;
-                    while parent != staging && dirs.insert(parent.to_path_buf()) {
-                        match parent.parent() {
-                            Some(up) => parent = up,
-                            None => break,
-                        }
+                // Its directories up to the staging area; the rest were noted before.
+                for dir in staged.ancestors().skip(1).take_while(|dir| *dir != staging) {
+                    if !dirs.insert(dir.to_path_buf()) {
+                        break;
                     }
                 }
                 staged
@@ -580,8 +577,8 @@ enum OnDisk {
 }
 
 /// Looks at one tree path whose directories all exist: what is there, and whether a file
-/// there already holds `contents`. A file manifold does not own is reported as
-/// [`OnDisk::Same`] or [`OnDisk::Other`], so the caller can refuse it whatever its bytes.
+/// there already holds `contents`. Ownership is the caller's to judge: it refuses anything but
+/// [`OnDisk::Absent`] and [`OnDisk::Directory`] that the manifest does not list.
 fn look(out: &Path, path: &str, contents: &[u8]) -> Result<OnDisk> {
     let target = join_rel(out, path);
     let meta = match fs::symlink_metadata(&target) {
@@ -591,8 +588,8 @@ fn look(out: &Path, path: &str, contents: &[u8]) -> Result<OnDisk> {
         Ok(meta) => meta,
     };
     if !meta.is_file() || meta.len() != contents.len() as u64 {
-        // Same rule as before: anything but a regular file of the same size differs (a link
-        // is replaced by a file when owned).
+        // Only a regular file of the same size can be unchanged; an owned link or special
+        // file is replaced by the file.
         return Ok(if meta.is_file() {
             OnDisk::Differs
         } else {

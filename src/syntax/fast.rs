@@ -131,11 +131,11 @@ impl Reader<'_> {
 
     fn node(&mut self) -> Option<KdlNode> {
         let start = self.at;
-        let (name, _) = self.string()?;
+        let name = self.string()?;
         if !self.terminated() {
             return None;
         }
-        let mut node = KdlNode::new(name);
+        let mut node = KdlNode::new(identifier(name, start..self.at));
         loop {
             let spaced = self.spaces();
             match self.peek() {
@@ -163,39 +163,34 @@ impl Reader<'_> {
     /// An argument or a property.
     fn entry(&mut self) -> Option<KdlEntry> {
         let start = self.at;
-        if matches!(self.peek(), Some(b'"')) || self.starts_identifier() {
-            let (key, raw) = self.string()?;
-            let after_key = self.at;
-            self.spaces();
-            if self.peek() == Some(b'=') {
-                self.at += 1;
-                self.spaces();
-                let value_start = self.at;
-                let value = self.value()?;
-                let mut entry = KdlEntry::new_prop(key, value);
-                entry.set_format(KdlEntryFormat {
-                    value_repr: self.slice(value_start)?.to_owned(),
-                    ..KdlEntryFormat::default()
-                });
-                entry.set_span(start..self.at);
-                return Some(entry);
-            }
-            self.at = after_key;
+        if !(matches!(self.peek(), Some(b'"')) || self.starts_identifier()) {
+            let value = self.value()?;
+            return self.finish(KdlEntry::new(value), start, start);
+        }
+        let text = self.string()?;
+        let key_end = self.at;
+        self.spaces();
+        if self.peek() != Some(b'=') {
+            // A string argument, not a property's key.
+            self.at = key_end;
             if !self.terminated() {
                 return None;
             }
-            let mut entry = KdlEntry::new(KdlValue::String(key.value().to_owned()));
-            entry.set_format(KdlEntryFormat {
-                value_repr: raw,
-                ..KdlEntryFormat::default()
-            });
-            entry.set_span(start..self.at);
-            return Some(entry);
+            return self.finish(KdlEntry::new(KdlValue::String(text)), start, start);
         }
+        self.at += 1;
+        self.spaces();
+        let value_start = self.at;
         let value = self.value()?;
-        let mut entry = KdlEntry::new(value);
+        let key = identifier(text, start..key_end);
+        self.finish(KdlEntry::new_prop(key, value), start, value_start)
+    }
+
+    /// Gives an entry that ends here the span from `start` and, as the kdl crate does, the
+    /// text of its value (from `value_start`).
+    fn finish(&self, mut entry: KdlEntry, start: usize, value_start: usize) -> Option<KdlEntry> {
         entry.set_format(KdlEntryFormat {
-            value_repr: self.slice(start)?.to_owned(),
+            value_repr: self.slice(value_start)?.to_owned(),
             ..KdlEntryFormat::default()
         });
         entry.set_span(start..self.at);
@@ -209,10 +204,9 @@ impl Reader<'_> {
     /// A value: a string, a number or a keyword, followed by a value terminator.
     fn value(&mut self) -> Option<KdlValue> {
         let value = match self.peek()? {
-            b'"' => KdlValue::String(self.string()?.0.value().to_owned()),
             b'#' => self.keyword()?,
             b'0'..=b'9' | b'-' | b'+' | b'.' if !self.starts_identifier() => self.number()?,
-            _ => KdlValue::String(self.string()?.0.value().to_owned()),
+            _ => KdlValue::String(self.string()?),
         };
         self.terminated().then_some(value)
     }
@@ -296,9 +290,9 @@ impl Reader<'_> {
         }
     }
 
-    /// A bare identifier or a single-line quoted string, as an identifier with its span, and
-    /// the token's text. The caller checks what follows it.
-    fn string(&mut self) -> Option<(KdlIdentifier, String)> {
+    /// The value of a bare identifier or a single-line quoted string. The caller checks what
+    /// follows it.
+    fn string(&mut self) -> Option<String> {
         let start = self.at;
         let value = if self.peek() == Some(b'"') {
             self.quoted()?
@@ -315,10 +309,7 @@ impl Reader<'_> {
             }
             text.to_owned()
         };
-        let raw = self.slice(start)?.to_owned();
-        let mut identifier = KdlIdentifier::from(value);
-        identifier.set_span(start..self.at);
-        Some((identifier, raw))
+        Some(value)
     }
 
     /// A single-line quoted string with the escapes `\" \\ \b \f \n \r \t \s \u{…}`.
@@ -382,6 +373,13 @@ impl Reader<'_> {
         self.at = end;
         Some(escaped)
     }
+}
+
+/// A node or property name with its token's span.
+fn identifier(name: String, span: std::ops::Range<usize>) -> KdlIdentifier {
+    let mut identifier = KdlIdentifier::from(name);
+    identifier.set_span(span);
+    identifier
 }
 
 /// ASCII bytes of a bare identifier (KDL's identifier characters, without `=`); any other
