@@ -16,12 +16,32 @@
 //! with quoted scalars instead, which always round-trips. If serialization itself fails (it
 //! cannot for JSON values, but the API says it may), the document is written as JSON, which is
 //! valid YAML.
+//!
+//! serde-saphyr is the reference: a direct writer ([`fast`]) renders the documents that lie
+//! inside a subset it is sure of (nearly every Kubernetes object) to the same bytes without
+//! going through serde, and hands everything else to serde-saphyr.
 
 use serde_json::Value;
 use serde_saphyr::SerializerOptions;
 
+mod fast;
+
 /// Renders one YAML document (no leading `---`), ending with exactly one newline.
+///
+/// Most documents take the direct writer ([`fast`]); the rest, and every document in debug
+/// builds as a check of the direct writer, go through serde-saphyr.
 pub fn document(value: &Value) -> String {
+    match fast::document(value) {
+        Some(text) => {
+            debug_assert_eq!(text, serde_saphyr_document(value), "the direct YAML writer");
+            text
+        }
+        None => serde_saphyr_document(value),
+    }
+}
+
+/// [`document`] through serde-saphyr: the reference rendering.
+fn serde_saphyr_document(value: &Value) -> String {
     let preferred = render(value, SerializerOptions::default());
     if let Some(text) = preferred.filter(|text| is_clean(text)) {
         return text;
