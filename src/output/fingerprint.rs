@@ -261,25 +261,33 @@ impl Recorder {
                 files.push((name, path, contents));
             }
         }
+        let directories: Vec<(&str, Vec<Placed<'_>>)> = directories.into_iter().collect();
         let planned: HashMap<String, Signature> = self.planned.into_iter().collect();
+        let describe = |part: &[(&str, Vec<Placed<'_>>)]| -> io::Result<Vec<Described>> {
+            part.iter()
+                .map(|(dir, files)| describe(out, dir, files, &planned, stamp))
+                .collect()
+        };
+        let middle = split_by_files(&directories, |(_, files)| files.len());
+        let (first, second) = directories.split_at(middle);
+        let described = if second.is_empty() {
+            describe(first)?
+        } else {
+            std::thread::scope(|scope| {
+                let other = scope.spawn(|| describe(second));
+                let mut described = describe(first)?;
+                described.extend(other.join().map_err(|_| invalid("a thread panicked"))??);
+                io::Result::Ok(described)
+            })?
+        };
+
         let mut n_files = 0;
-        for (dir, files) in &directories {
-            // `out` itself may be a link the user chose; nothing below it may be one.
-            let signature = match *dir {
-                "" => {
-                    Signature::of(&fs::metadata(out)?).ok_or_else(|| invalid("no Unix metadata"))?
-                }
-                dir => lstat(&join(out, dir))?,
-            };
+        for ((dir, files), (signature, file_signatures)) in directories.iter().zip(described) {
             text.push_str(&format!(
                 "dir {} {} {} {dir}\n",
                 signature.inode, signature.device, signature.mode
             ));
-            for (name, path, contents) in files {
-                let signature = match planned.get(*path) {
-                    Some(signature) => *signature,
-                    None => lstat(&join(out, path))?,
-                };
+            for ((name, _, contents), signature) in files.iter().zip(file_signatures) {
                 text.push_str("file ");
                 signature.write(&mut text, || sha256_hex(contents));
                 text.push(' ');
@@ -302,6 +310,74 @@ impl Recorder {
 
 /// A file of the tree: its name in its directory, its path, its bytes.
 type Placed<'a> = (&'a str, &'a str, &'a [u8]);
+
+/// A directory's signature and those of its files, in order.
+type Described = (Signature, Vec<Signature>);
+
+/// How many files one thread looks at, at least, when the work is split in two.
+const FILES_PER_THREAD: usize = 4096;
+
+/// Where to split `directories` so that each half holds about half the files (their count
+/// given by `files`): `directories.len()` (no split) when there are too few to be worth a
+/// second thread. An `lstat` mostly waits on the kernel's locks and caches, so two threads
+/// take about half the time.
+fn split_by_files<T>(directories: &[T], files: impl Fn(&T) -> usize) -> usize {
+    let n_files: usize = directories.iter().map(&files).sum();
+    if n_files < 2 * FILES_PER_THREAD {
+        return directories.len();
+    }
+    let mut seen = 0;
+    directories
+        .iter()
+        .position(|dir| {
+            seen += files(dir);
+            seen >= n_files / 2
+        })
+        .map_or(directories.len(), |index| index + 1)
+}
+
+/// The signatures of a directory of the tree (`""` is `out`, which may be a link the user
+/// chose; nothing below it may be one) and of its files: taken during planning for the
+/// unchanged ones, looked up now (relative to the open directory) for the others.
+#[cfg(unix)]
+fn describe(
+    out: &Path,
+    dir: &str,
+    files: &[Placed<'_>],
+    planned: &HashMap<String, Signature>,
+    stamp: &Stamp,
+) -> io::Result<Described> {
+    let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
+    let dir_path = join(out, dir);
+    let handle = unix::open_directory(&dir_path, dir.is_empty())?;
+    let signature =
+        Signature::of(&handle.metadata()?).ok_or_else(|| invalid("no Unix metadata"))?;
+    let file_signatures = files
+        .iter()
+        .map(|(name, path, _)| match planned.get(*path) {
+            Some(signature) => Ok(*signature),
+            None => unix::lstat_at(&handle, &dir_path, name)
+                .map(|signature| signature.judged(stamp))
+                .ok_or_else(|| invalid("a file is not a regular file")),
+        })
+        .collect::<io::Result<_>>()?;
+    Ok((signature, file_signatures))
+}
+
+/// Without Unix metadata there is nothing to record.
+#[cfg(not(unix))]
+fn describe(
+    _: &Path,
+    _: &str,
+    _: &[Placed<'_>],
+    _: &HashMap<String, Signature>,
+    _: &Stamp,
+) -> io::Result<Described> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "no Unix metadata",
+    ))
+}
 
 /// The first line of every fingerprint.
 const HEADER: &str = "manifold-fingerprint 1";
@@ -461,25 +537,13 @@ mod unix {
         })
     }
 
-    /// How many files one thread looks at, at least, when [`first_changed`] splits the work.
-    const FILES_PER_THREAD: usize = 4096;
-
     /// A directory or file that is no longer as recorded, if any; on two threads when there
-    /// are many files (an `lstat` mostly waits on the kernel's locks and caches).
+    /// are many files.
     fn first_changed(out: &Path, directories: &[Directory<'_>]) -> Option<String> {
-        let n_files: usize = directories.iter().map(|dir| dir.files.len()).sum();
-        if n_files < 2 * FILES_PER_THREAD {
+        let middle = split_by_files(directories, |dir| dir.files.len());
+        if middle == directories.len() {
             return directories.iter().find_map(|dir| changed_in(out, dir));
         }
-        // Split where half the files have been seen.
-        let mut seen = 0;
-        let middle = directories
-            .iter()
-            .position(|dir| {
-                seen += dir.files.len();
-                seen >= n_files / 2
-            })
-            .map_or(directories.len(), |index| index + 1);
         let (first, second) = directories.split_at(middle);
         std::thread::scope(|scope| {
             let other = scope.spawn(|| second.iter().find_map(|dir| changed_in(out, dir)));
@@ -495,7 +559,7 @@ mod unix {
     /// The directory itself or the first of its files that is not as recorded, if any.
     fn changed_in(out: &Path, dir: &Directory<'_>) -> Option<String> {
         let dir_path = join(out, dir.path);
-        let Some(handle) = open_directory(&dir_path, dir.path.is_empty()) else {
+        let Ok(handle) = open_directory(&dir_path, dir.path.is_empty()) else {
             return Some(format!("directory {:?}", dir.path));
         };
         let same = handle.metadata().is_ok_and(|meta| {
@@ -517,14 +581,13 @@ mod unix {
     }
 
     /// Opens a directory, following a link in its last component only if `follow`.
-    fn open_directory(path: &Path, follow: bool) -> Option<File> {
+    pub(super) fn open_directory(path: &Path, follow: bool) -> io::Result<File> {
         use std::os::unix::fs::OpenOptionsExt as _;
         let no_follow = if follow { 0 } else { libc::O_NOFOLLOW };
         fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_DIRECTORY | no_follow)
             .open(path)
-            .ok()
     }
 
     /// The signature of the file `name` in the open directory `dir` (at `dir_path`), without
@@ -532,7 +595,7 @@ mod unix {
     // `stat`'s field types vary between Linux targets; the conversions are no-ops on some.
     #[cfg(target_os = "linux")]
     #[allow(clippy::useless_conversion)]
-    fn lstat_at(dir: &File, _dir_path: &Path, name: &str) -> Option<Signature> {
+    pub(super) fn lstat_at(dir: &File, _dir_path: &Path, name: &str) -> Option<Signature> {
         use std::os::fd::AsRawFd as _;
         let name = std::ffi::CString::new(name).ok()?;
         // SAFETY: `stat` is plain data that fstatat fills; the descriptor and the
@@ -565,7 +628,7 @@ mod unix {
     }
 
     #[cfg(not(target_os = "linux"))]
-    fn lstat_at(_: &File, dir_path: &Path, name: &str) -> Option<Signature> {
+    pub(super) fn lstat_at(_: &File, dir_path: &Path, name: &str) -> Option<Signature> {
         let meta = fs::symlink_metadata(dir_path.join(name)).ok()?;
         Signature::of(&meta).filter(|_| meta.is_file())
     }
