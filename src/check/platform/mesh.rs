@@ -61,25 +61,59 @@ pub fn check(platform: &Platform, spec_file: FileId) -> Vec<Diagnostic> {
         out: Vec::new(),
     };
     let mut hosts: BTreeMap<(CloudKind, String, String), Claim> = BTreeMap::new();
-    for environment in &platform.environments {
-        for target in &environment.targets {
-            for service in &target.services {
-                checker.routes(target, service);
-                checker.versions(service);
-                checker.traffic(service);
-                if meshed(environment) {
-                    checker.blocked(environment, target, service);
-                } else {
-                    checker.without_mesh(environment, service);
-                }
-            }
+    let targets: Vec<(&Environment, &Target)> = platform
+        .environments
+        .iter()
+        .flat_map(|environment| {
+            environment
+                .targets
+                .iter()
+                .map(move |target| (environment, target))
+        })
+        .collect();
+    // Building every target's objects is most of this check's work: on both cores.
+    let named = crate::parallel::map(&targets, |&(environment, target)| {
+        istio::objects(platform, environment, target)
+            .into_iter()
+            .map(Named::from)
+            .collect::<Vec<_>>()
+    });
+    for (&(environment, target), named) in targets.iter().zip(named) {
+        for service in &target.services {
+            checker.routes(target, service);
+            checker.versions(service);
+            checker.traffic(service);
             if meshed(environment) {
-                checker.names(platform, environment, target);
-                checker.hosts(environment, target, &mut hosts);
+                checker.blocked(environment, target, service);
+            } else {
+                checker.without_mesh(environment, service);
             }
+        }
+        if meshed(environment) {
+            checker.names(target, &named);
+            checker.hosts(environment, target, &mut hosts);
         }
     }
     checker.out
+}
+
+/// What the name check needs of an emitted mesh object.
+struct Named {
+    kind: String,
+    name: String,
+    service: Option<String>,
+    pointer: String,
+}
+
+impl From<istio::Emitted> for Named {
+    fn from(object: istio::Emitted) -> Named {
+        Named {
+            kind: object.kind().to_owned(),
+            name: object.name().to_owned(),
+            service: object.service,
+            pointer: object.pointer,
+        }
+    }
 }
 
 /// The first claim of a host on a cluster.
@@ -683,7 +717,7 @@ impl Checker {
     }
 
     /// Two objects of one kind with one name in a target's namespace.
-    fn names(&mut self, platform: &Platform, environment: &Environment, target: &Target) {
+    fn names(&mut self, target: &Target, objects: &[Named]) {
         let mut seen: BTreeMap<(String, String), (Option<String>, String)> = BTreeMap::new();
         for service in &target.services {
             let kind = match service.kind {
@@ -695,8 +729,8 @@ impl Checker {
                 (Some(service.name.clone()), String::new()),
             );
         }
-        for object in istio::objects(platform, environment, target) {
-            let key = (object.kind().to_owned(), object.name().to_owned());
+        for object in objects {
+            let key = (object.kind.clone(), object.name.clone());
             match seen.get(&key) {
                 None => {
                     seen.insert(key, (object.service.clone(), object.pointer.clone()));

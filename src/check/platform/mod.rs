@@ -19,12 +19,18 @@ use crate::source::{FileId, Span};
 
 /// Runs every model-level rule.
 pub fn check(platform: &Platform, spec_file: FileId) -> Vec<Diagnostic> {
-    let mut diagnostics = Vec::new();
-    diagnostics.extend(mesh::check(platform, spec_file));
-    diagnostics.extend(scaling::check(platform, spec_file));
-    diagnostics.extend(argocd::check(platform, spec_file));
-    diagnostics.extend(terraform::check(platform, spec_file));
-    diagnostics
+    // The mesh rules take the longest: beside the others, reported first as ever.
+    std::thread::scope(|scope| {
+        let mesh = scope.spawn(|| mesh::check(platform, spec_file));
+        let mut others = scaling::check(platform, spec_file);
+        others.extend(argocd::check(platform, spec_file));
+        others.extend(terraform::check(platform, spec_file));
+        let mut diagnostics = mesh
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        diagnostics.extend(others);
+        diagnostics
+    })
 }
 
 /// The span to report a model value at: its origin's span, else the top of the spec.
