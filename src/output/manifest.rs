@@ -22,7 +22,7 @@
 use std::collections::BTreeMap;
 use std::path::{Component, Path};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::Tree;
@@ -62,10 +62,12 @@ impl Manifest {
 
     /// The manifest describing exactly the files of `tree`.
     pub fn from_tree(tree: &Tree) -> Manifest {
-        let files = tree
-            .files()
-            .iter()
-            .map(|(path, contents)| (path.clone(), sha256_hex(contents)))
+        let files: Vec<_> = tree.files().iter().collect();
+        let hashes = crate::parallel::map(&files, |(_, contents)| sha256_hex(contents));
+        let files = files
+            .into_iter()
+            .zip(hashes)
+            .map(|((path, _), hash)| (path.clone(), hash))
             .collect();
         Manifest { files }
     }
@@ -100,17 +102,23 @@ impl Manifest {
 
     /// The serialized manifest: deterministic, pretty-printed JSON with a trailing newline.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let files: serde_json::Map<String, serde_json::Value> = self
-            .files
-            .iter()
-            .map(|(path, hash)| (path.clone(), serde_json::Value::String(hash.clone())))
-            .collect();
-        let value = serde_json::json!({
-            "format": FORMAT,
-            "generator": GENERATOR,
-            "files": files,
-        });
-        format!("{value:#}\n").into_bytes()
+        /// The serialized form, borrowing the files: pretty JSON, keys in this order.
+        #[derive(Serialize)]
+        struct Written<'a> {
+            format: u64,
+            generator: &'a str,
+            files: &'a BTreeMap<String, String>,
+        }
+        let written = Written {
+            format: FORMAT,
+            generator: GENERATOR,
+            files: &self.files,
+        };
+        let mut bytes = Vec::with_capacity(128 + self.files.len() * 160);
+        // Serializing strings and integers into memory cannot fail.
+        let _ = serde_json::to_writer_pretty(&mut bytes, &written);
+        bytes.push(b'\n');
+        bytes
     }
 
     /// Every owned path with its sha-256 hex, in path order.
