@@ -185,8 +185,9 @@ enum Style {
 ///
 /// - The empty string, a YAML 1.1 boolean or null spelling, and (signed) digits and dots
 ///   (`8080`, `-1`, `1.25.0`, which YAML 1.1 reads as numbers) are quoted.
-/// - Text starting with a letter or `/`, or with a digit or `.` when it holds a character no
-///   YAML 1.1 number or timestamp can hold (`500m`, `50%`, `../base`), is plain unless it
+/// - Text starting with a letter or `/`, or with a digit, `.` or `-` when it holds a
+///   character no YAML 1.1 number or timestamp can hold (`500m`, `50%`, `../base`,
+///   `--interval`), is plain unless it
 ///   would end a key (`: `, a trailing `:`) or start a comment (` #`), which quotes it.
 /// - Text starting with one of YAML's indicators (`*`, `&`, `!`, `@`, …) is quoted.
 ///
@@ -205,6 +206,16 @@ fn value_style(text: &str) -> Option<Style> {
         b'0'..=b'9' if is_digits_and_dots(bytes) => Style::Quoted,
         b'-' if bytes.get(1).is_some_and(u8::is_ascii_digit) && is_digits_and_dots(&bytes[1..]) => {
             Style::Quoted
+        }
+        // Command-line flags: `-c`, `--interval` (a dash then a space is a sequence entry).
+        b'-' if bytes.len() > 1
+            && bytes[1] != b' '
+            && !text.starts_with("---")
+            && !is_special_float(&text[1..])
+            && !is_reserved_word(&text[1..])
+            && bytes.iter().any(|&b| !is_number_byte(b)) =>
+        {
+            text_style(text)?
         }
         b'0'..=b'9' | b'.' if bytes.iter().any(|&b| !is_number_byte(b)) => {
             if text == "." || text.starts_with("...") || is_special_float(text) {
