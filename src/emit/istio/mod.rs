@@ -53,7 +53,7 @@ pub mod view;
 
 pub use routing::route_destination;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::Files;
 use super::yaml;
@@ -215,7 +215,7 @@ fn metadata(name: &str, service: Option<&str>) -> Value {
         labels.insert("app.kubernetes.io/name".into(), service.into());
     }
     labels.insert("app.kubernetes.io/managed-by".into(), "manifold".into());
-    json!({ "name": name, "labels": labels })
+    crate::emit::object([("name", name.into()), ("labels", labels.into())])
 }
 
 fn name_of(object: &Value) -> String {

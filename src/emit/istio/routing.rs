@@ -34,15 +34,16 @@ pub fn gateway(service: &Service, expose: &Expose) -> Option<Value> {
               "hosts": [host] },
         ]),
     };
-    Some(json!({
-        "apiVersion": NETWORKING,
-        "kind": "Gateway",
-        "metadata": metadata(&service.name, Some(&service.name)),
-        "spec": {
-            "selector": { "istio": "ingressgateway" },
-            "servers": servers,
-        },
-    }))
+    let spec = crate::emit::object([
+        ("selector", json!({ "istio": "ingressgateway" })),
+        ("servers", servers),
+    ]);
+    Some(crate::emit::resource(
+        NETWORKING,
+        "Gateway",
+        metadata(&service.name, Some(&service.name)),
+        spec,
+    ))
 }
 
 /// The name of the Gateway an exposed service's routes bind to.
@@ -72,12 +73,12 @@ pub fn ingress_virtual_service(
     );
     spec.insert("gateways".into(), json!([gateway_ref(service, expose)]));
     spec.insert("http".into(), http.into());
-    json!({
-        "apiVersion": NETWORKING,
-        "kind": "VirtualService",
-        "metadata": metadata(&ingress_name(service), Some(&service.name)),
-        "spec": spec,
-    })
+    crate::emit::resource(
+        NETWORKING,
+        "VirtualService",
+        metadata(&ingress_name(service), Some(&service.name)),
+        spec,
+    )
 }
 
 /// The name of a service's ingress VirtualService.
@@ -358,12 +359,12 @@ pub fn mesh_virtual_service(
     if !spec.contains_key("http") && !spec.contains_key("tcp") {
         return None;
     }
-    Some(json!({
-        "apiVersion": NETWORKING,
-        "kind": "VirtualService",
-        "metadata": metadata(&service.name, Some(&service.name)),
-        "spec": spec,
-    }))
+    Some(crate::emit::resource(
+        NETWORKING,
+        "VirtualService",
+        metadata(&service.name, Some(&service.name)),
+        spec,
+    ))
 }
 
 /// The DestinationRule of a service with versions or a traffic policy.
@@ -449,10 +450,10 @@ pub fn destination_rule(environment: &Environment, service: &Service) -> Option<
             .collect();
         spec.insert("subsets".into(), subsets.into());
     }
-    Some(json!({
-        "apiVersion": NETWORKING,
-        "kind": "DestinationRule",
-        "metadata": metadata(&service.name, Some(&service.name)),
-        "spec": spec,
-    }))
+    Some(crate::emit::resource(
+        NETWORKING,
+        "DestinationRule",
+        metadata(&service.name, Some(&service.name)),
+        spec,
+    ))
 }

@@ -146,12 +146,12 @@ pub fn service_policy(
     );
     spec.insert("action".into(), "ALLOW".into());
     spec.insert("rules".into(), rules.into());
-    Some(json!({
-        "apiVersion": SECURITY,
-        "kind": "AuthorizationPolicy",
-        "metadata": metadata(&service.name, Some(&service.name)),
-        "spec": spec,
-    }))
+    Some(crate::emit::resource(
+        SECURITY,
+        "AuthorizationPolicy",
+        metadata(&service.name, Some(&service.name)),
+        spec,
+    ))
 }
 
 /// The host of an address: `redis.ns.svc:6379`, `http://prometheus:9090/x`,

@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 
 use super::view::{self, Version};
 use crate::emit::kustomize::workload;
-use crate::model::{Environment, Platform, Replicas, Service};
+use crate::model::{Environment, Platform, Replicas, Service, WorkloadKind};
 
 /// The name of a version's Deployment.
 pub fn name(service: &Service, version: &Version) -> String {
@@ -44,13 +44,11 @@ pub fn deployment(
         .replicas
         .unwrap_or_else(|| u64::from(environment.replica_floor.max(1)));
     variant.replicas = Replicas::Fixed(u32::try_from(replicas).unwrap_or(u32::MAX));
-    let Some(mut deployment) = workload::objects(&variant)
-        .into_iter()
-        .find(|object| object.file == "deployment.yaml")
-        .map(|object| object.value)
-    else {
+    // Only a Deployment's pods join a version's subset (a stateful service gets none).
+    if variant.kind != WorkloadKind::Stateless {
         return Value::Null;
-    };
+    }
+    let mut deployment = workload::deployment(&variant);
     let label = |value: &mut Value, pointer: &str| {
         if let Some(Value::Object(labels)) = value.pointer_mut(pointer) {
             labels.insert(view::VERSION_LABEL.into(), version.name.clone().into());

@@ -118,7 +118,8 @@ fn service_account(service: &Service) -> Value {
     })
 }
 
-fn deployment(service: &Service) -> Value {
+/// The Deployment of a stateless service (also each of its versions', see `emit::istio::versions`).
+pub(crate) fn deployment(service: &Service) -> Value {
     let mut spec = Map::new();
     insert_replicas(&mut spec, &service.replicas);
     spec.insert("revisionHistoryLimit".into(), 5.into());
@@ -161,12 +162,7 @@ fn workload(service: &Service, spec: Map<String, Value>) -> Value {
     if !service.annotations.is_empty() {
         metadata.insert("annotations".into(), string_map(&service.annotations));
     }
-    json!({
-        "apiVersion": "apps/v1",
-        "kind": workload_kind(service),
-        "metadata": metadata,
-        "spec": spec,
-    })
+    crate::emit::resource("apps/v1", workload_kind(service), metadata, spec)
 }
 
 fn cluster_service(service: &Service, name: &str, headless: bool) -> Value {
@@ -181,12 +177,7 @@ fn cluster_service(service: &Service, name: &str, headless: bool) -> Value {
     if !ports.is_empty() {
         spec.insert("ports".into(), ports.into());
     }
-    json!({
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": metadata(service, name),
-        "spec": spec,
-    })
+    crate::emit::resource("v1", "Service", metadata(service, name), spec)
 }
 
 fn service_port(port: &Port) -> Value {
@@ -232,7 +223,7 @@ fn pod_template(service: &Service) -> Value {
     if !service.annotations.is_empty() {
         metadata.insert("annotations".into(), string_map(&service.annotations));
     }
-    json!({ "metadata": metadata, "spec": pod_spec(service) })
+    crate::emit::object([("metadata", metadata.into()), ("spec", pod_spec(service))])
 }
 
 fn pod_spec(service: &Service) -> Value {
@@ -256,7 +247,7 @@ fn pod_spec(service: &Service) -> Value {
             spec.insert("tolerations".into(), tolerations.into());
         }
     }
-    spec.insert("containers".into(), json!([container(service)]));
+    spec.insert("containers".into(), Value::Array(vec![container(service)]));
     if security.read_only_root_filesystem {
         spec.insert("volumes".into(), json!([{ "name": "tmp", "emptyDir": {} }]));
     }

@@ -19,12 +19,12 @@ pub fn object(service: &Service, autoscale: &Autoscale) -> Value {
     if let Some(behavior) = super::behavior(autoscale) {
         spec.insert("behavior".into(), behavior);
     }
-    json!({
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": super::metadata(service, &service.name),
-        "spec": spec,
-    })
+    crate::emit::resource(
+        "autoscaling/v2",
+        "HorizontalPodAutoscaler",
+        super::metadata(service, &service.name),
+        spec,
+    )
 }
 
 fn metrics(autoscale: &Autoscale) -> Vec<Value> {

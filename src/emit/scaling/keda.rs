@@ -84,12 +84,12 @@ pub fn object(service: &Service, autoscale: &Autoscale, context: &Context<'_>) -
         );
     }
     spec.insert("triggers".into(), triggers(autoscale, context).into());
-    json!({
-        "apiVersion": "keda.sh/v1alpha1",
-        "kind": "ScaledObject",
-        "metadata": super::metadata(service, &service.name),
-        "spec": spec,
-    })
+    crate::emit::resource(
+        "keda.sh/v1alpha1",
+        "ScaledObject",
+        super::metadata(service, &service.name),
+        spec,
+    )
 }
 
 fn triggers(autoscale: &Autoscale, context: &Context<'_>) -> Vec<Value> {

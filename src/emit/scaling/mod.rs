@@ -162,7 +162,7 @@ pub fn emit(platform: &Platform) -> Files {
 /// Metadata of a scaling object: its name and the service's selector labels plus
 /// `app.kubernetes.io/managed-by` (the overlay adds the platform's and environment's labels).
 fn metadata(service: &Service, name: &str) -> Value {
-    json!({ "name": name, "labels": labels(service) })
+    crate::emit::object([("name", name.into()), ("labels", labels(service).into())])
 }
 
 /// The labels of a scaling object of `service`.

@@ -78,13 +78,9 @@ fn policy(
     if !egress.is_empty() {
         spec.insert("egress".into(), egress.into());
     }
-    json!({
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": { "name": name,
-            "labels": { "app.kubernetes.io/managed-by": "manifold" } },
-        "spec": spec,
-    })
+    let metadata = json!({ "name": name,
+        "labels": { "app.kubernetes.io/managed-by": "manifold" } });
+    crate::emit::resource("networking.k8s.io/v1", "NetworkPolicy", metadata, spec)
 }
 
 fn namespace_peer(namespace: &str, pods: Option<Value>) -> Value {

@@ -28,12 +28,12 @@ pub fn object(service: &Service, budget: &Budget, eviction_policy: bool) -> Valu
     if eviction_policy {
         spec.insert("unhealthyPodEvictionPolicy".into(), "AlwaysAllow".into());
     }
-    json!({
-        "apiVersion": "policy/v1",
-        "kind": "PodDisruptionBudget",
-        "metadata": super::metadata(service, &service.name),
-        "spec": spec,
-    })
+    crate::emit::resource(
+        "policy/v1",
+        "PodDisruptionBudget",
+        super::metadata(service, &service.name),
+        spec,
+    )
 }
 
 /// Whether the target's cluster runs Kubernetes 1.27 or later.

@@ -45,10 +45,10 @@ pub fn object(service: &Service, vpa: &Vpa) -> Value {
             json!({ "containerPolicies": [container] }),
         );
     }
-    json!({
-        "apiVersion": "autoscaling.k8s.io/v1",
-        "kind": "VerticalPodAutoscaler",
-        "metadata": super::metadata(service, &service.name),
-        "spec": spec,
-    })
+    crate::emit::resource(
+        "autoscaling.k8s.io/v1",
+        "VerticalPodAutoscaler",
+        super::metadata(service, &service.name),
+        spec,
+    )
 }
