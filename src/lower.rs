@@ -572,11 +572,12 @@ fn lower_environment(
     let resolved = crate::parallel::map(&names, |service_name| {
         resolve_service(checked, service_name, Some((name, env)))
     });
-    let resolved: Vec<(&String, Layered)> = names.into_iter().zip(resolved).collect();
-    for kind in deploy_to {
-        let Some(cloud) = clouds.iter().find(|cloud| cloud.kind == kind) else {
-            continue;
-        };
+    let mut resolved: Vec<(&String, Layered)> = names.into_iter().zip(resolved).collect();
+    let deploy_to: Vec<(CloudKind, &Cloud)> = deploy_to
+        .into_iter()
+        .filter_map(|kind| Some((kind, clouds.iter().find(|cloud| cloud.kind == kind)?)))
+        .collect();
+    for (index, &(kind, cloud)) in deploy_to.iter().enumerate() {
         let cluster = env
             .clusters
             .get(kind.as_str())
@@ -587,8 +588,7 @@ fn lower_environment(
             .clusters
             .iter()
             .find(|candidate| candidate.name == cluster);
-        let mut services = crate::parallel::map(&resolved, |(service_name, in_environment)| {
-            let mut effective = in_environment.clone();
+        let lower = |service_name: &str, mut effective: Layered| {
             apply_overrides(
                 &mut effective,
                 checked,
@@ -605,7 +605,17 @@ fn lower_environment(
             apply_floor(&mut service, &environment);
             service.placement = placement(kind, cloud_cluster, service.node_pool.as_deref());
             service
-        });
+        };
+        // Each cloud but the last works on a copy; the last takes the documents themselves.
+        let mut services = if index + 1 == deploy_to.len() {
+            crate::parallel::into_map(std::mem::take(&mut resolved), |(service_name, doc)| {
+                lower(service_name, doc)
+            })
+        } else {
+            crate::parallel::map(&resolved, |(service_name, doc)| {
+                lower(service_name, doc.clone())
+            })
+        };
         if let Some(first) = environment.targets.first() {
             // Same order: both are the spec's services by name.
             for (service, shared) in services.iter_mut().zip(&first.services) {

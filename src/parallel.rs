@@ -1,5 +1,5 @@
 //! Data parallelism that cannot change output: `map` runs a function over a slice on a few
-//! threads and returns the results in the slice's order.
+//! threads and returns the results in the slice's order (`into_map` over owned items).
 //!
 //! Consumes: a slice and a pure function. Produces: a `Vec` equal to the sequential map.
 //! Invariant: the result never depends on the thread count or on scheduling, so lowering
@@ -31,6 +31,38 @@ pub(crate) fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> 
     })
 }
 
+/// [`map`] over owned items: `f` of every item, moved in, in the items' order.
+pub(crate) fn into_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if threads < 2 || items.len() < 2 {
+        return items.into_iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let mut parts = Vec::with_capacity(threads);
+    let mut rest = items;
+    while rest.len() > chunk {
+        let tail = rest.split_off(chunk);
+        parts.push(rest);
+        rest = tail;
+    }
+    parts.push(rest);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = parts
+            .into_iter()
+            .map(|part| scope.spawn(move || part.into_iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -42,5 +74,14 @@ mod tests {
             items.iter().map(|item| item * 2).collect::<Vec<_>>()
         );
         assert_eq!(super::map(&[] as &[u32], |item| *item), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn into_map_keeps_the_order_of_the_items() {
+        for length in [0, 1, 2, 3, 1000, 1001] {
+            let items: Vec<String> = (0..length).map(|item| item.to_string()).collect();
+            let expected: Vec<String> = items.iter().map(|item| format!("{item}!")).collect();
+            assert_eq!(super::into_map(items, |item| item + "!"), expected);
+        }
     }
 }
