@@ -545,6 +545,16 @@ impl Platform {
             Err(_) => self.base.iter().find(|service| service.name == name),
         }
     }
+
+    /// Every target with its environment, environments in order, then their targets.
+    pub fn targets(&self) -> impl Iterator<Item = (&Environment, &Target)> {
+        self.environments.iter().flat_map(|environment| {
+            environment
+                .targets
+                .iter()
+                .map(move |target| (environment, target))
+        })
+    }
 }
 
 impl Target {

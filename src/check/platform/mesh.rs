@@ -61,16 +61,7 @@ pub fn check(platform: &Platform, spec_file: FileId) -> Vec<Diagnostic> {
         out: Vec::new(),
     };
     let mut hosts: BTreeMap<(CloudKind, String, String), Claim> = BTreeMap::new();
-    let targets: Vec<(&Environment, &Target)> = platform
-        .environments
-        .iter()
-        .flat_map(|environment| {
-            environment
-                .targets
-                .iter()
-                .map(move |target| (environment, target))
-        })
-        .collect();
+    let targets: Vec<(&Environment, &Target)> = platform.targets().collect();
     // Building every target's objects is most of this check's work: on both cores.
     let named = crate::parallel::map(&targets, |&(environment, target)| {
         istio::objects(platform, environment, target)

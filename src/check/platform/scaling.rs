@@ -882,14 +882,7 @@ fn node_rules(platform: &Platform, spec_file: FileId) -> Vec<Diagnostic> {
     for cloud in &platform.clouds {
         for cluster in &cloud.clusters {
             let targets: Vec<(&Environment, &Target)> = platform
-                .environments
-                .iter()
-                .flat_map(|environment| {
-                    environment
-                        .targets
-                        .iter()
-                        .map(move |target| (environment, target))
-                })
+                .targets()
                 .filter(|(_, target)| target.cloud == cloud.kind && target.cluster == cluster.name)
                 .collect();
             if targets.is_empty() {

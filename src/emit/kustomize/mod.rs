@@ -70,16 +70,7 @@ pub fn emit(platform: &Platform, extras: &Files) -> Files {
     }) {
         files.extend(part);
     }
-    let targets: Vec<_> = platform
-        .environments
-        .iter()
-        .flat_map(|environment| {
-            environment
-                .targets
-                .iter()
-                .map(move |target| (environment, target))
-        })
-        .collect();
+    let targets: Vec<_> = platform.targets().collect();
     for part in crate::parallel::map(&targets, |(environment, target)| {
         let mut files = Files::new();
         overlay::emit(platform, &bases, environment, target, extras, &mut files);
