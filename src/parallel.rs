@@ -9,48 +9,44 @@
 /// [`std::thread::available_parallelism`] threads (contiguous chunks, one per thread). The
 /// result is the same as `items.iter().map(f).collect()` whatever the thread count.
 pub(crate) fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    if threads < 2 || items.len() < 2 {
-        return items.iter().map(f).collect();
+    match chunk_length(items.len()) {
+        None => items.iter().map(f).collect(),
+        Some(chunk) => on_threads(items.chunks(chunk).collect(), |part| {
+            part.iter().map(&f).collect()
+        }),
     }
-    let chunk = items.len().div_ceil(threads);
-    let f = &f;
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|worker| {
-                worker
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    })
 }
 
 /// [`map`] over owned items: `f` of every item, moved in, in the items' order.
 pub(crate) fn into_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    if threads < 2 || items.len() < 2 {
+    let Some(chunk) = chunk_length(items.len()) else {
         return items.into_iter().map(f).collect();
+    };
+    let mut parts: Vec<Vec<T>> = Vec::new();
+    for item in items {
+        match parts.last_mut() {
+            Some(part) if part.len() < chunk => part.push(item),
+            _ => parts.push(vec![item]),
+        }
     }
-    let chunk = items.len().div_ceil(threads);
-    let mut parts = Vec::with_capacity(threads);
-    let mut rest = items;
-    while rest.len() > chunk {
-        let tail = rest.split_off(chunk);
-        parts.push(rest);
-        rest = tail;
-    }
-    parts.push(rest);
-    let f = &f;
+    on_threads(parts, |part| part.into_iter().map(&f).collect())
+}
+
+/// The items per thread, or `None` when one thread does it all (one core, or under two
+/// items).
+fn chunk_length(items: usize) -> Option<usize> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    (threads >= 2 && items >= 2).then(|| items.div_ceil(threads))
+}
+
+/// `work` of every part on a thread of its own, the results concatenated in part order; a
+/// panic in a thread resumes on the caller's.
+fn on_threads<P: Send, R: Send>(parts: Vec<P>, work: impl Fn(P) -> Vec<R> + Sync) -> Vec<R> {
+    let work = &work;
     std::thread::scope(|scope| {
         let workers: Vec<_> = parts
             .into_iter()
-            .map(|part| scope.spawn(move || part.into_iter().map(f).collect::<Vec<R>>()))
+            .map(|part| scope.spawn(move || work(part)))
             .collect();
         workers
             .into_iter()
