@@ -263,23 +263,16 @@ impl Recorder {
         }
         let directories: Vec<(&str, Vec<Placed<'_>>)> = directories.into_iter().collect();
         let planned: HashMap<String, Signature> = self.planned.into_iter().collect();
-        let describe = |part: &[(&str, Vec<Placed<'_>>)]| -> io::Result<Vec<Described>> {
+        let describe_part = |part: &[(&str, Vec<Placed<'_>>)]| -> io::Result<Vec<Described>> {
             part.iter()
                 .map(|(dir, files)| describe(out, dir, files, &planned, stamp))
                 .collect()
         };
-        let middle = split_by_files(&directories, |(_, files)| files.len());
-        let (first, second) = directories.split_at(middle);
-        let described = if second.is_empty() {
-            describe(first)?
-        } else {
-            std::thread::scope(|scope| {
-                let other = scope.spawn(|| describe(second));
-                let mut described = describe(first)?;
-                described.extend(other.join().map_err(|_| invalid("a thread panicked"))??);
-                io::Result::Ok(described)
-            })?
-        };
+        let (first, second) = in_halves(&directories, |(_, files)| files.len(), describe_part);
+        let mut described = first?;
+        if let Some(second) = second {
+            described.extend(second.map_err(|_| invalid("a thread panicked"))??);
+        }
 
         let mut n_files = 0;
         for ((dir, files), (signature, file_signatures)) in directories.iter().zip(described) {
@@ -314,26 +307,36 @@ type Placed<'a> = (&'a str, &'a str, &'a [u8]);
 /// A directory's signature and those of its files, in order.
 type Described = (Signature, Vec<Signature>);
 
-/// How many files one thread looks at, at least, when the work is split in two.
+/// How many files one thread looks at, at least, when [`in_halves`] splits the work.
 const FILES_PER_THREAD: usize = 4096;
 
-/// Where to split `directories` so that each half holds about half the files (their count
-/// given by `files`): `directories.len()` (no split) when there are too few to be worth a
-/// second thread. An `lstat` mostly waits on the kernel's locks and caches, so two threads
-/// take about half the time.
-fn split_by_files<T>(directories: &[T], files: impl Fn(&T) -> usize) -> usize {
+/// `work` over `directories` (`files` gives each one's file count): in two halves of about
+/// as many files each, on two threads, when there are enough files to be worth a second
+/// thread (an `lstat` mostly waits on the kernel's locks and caches, so two threads take
+/// about half the time). Returns the first half's result, and the second's: `None` when the
+/// work was not split, `Err` when its thread panicked.
+fn in_halves<T: Sync, R: Send>(
+    directories: &[T],
+    files: impl Fn(&T) -> usize,
+    work: impl Fn(&[T]) -> R + Sync,
+) -> (R, Option<std::thread::Result<R>>) {
     let n_files: usize = directories.iter().map(&files).sum();
     if n_files < 2 * FILES_PER_THREAD {
-        return directories.len();
+        return (work(directories), None);
     }
     let mut seen = 0;
-    directories
+    let middle = directories
         .iter()
         .position(|dir| {
             seen += files(dir);
             seen >= n_files / 2
         })
-        .map_or(directories.len(), |index| index + 1)
+        .map_or(directories.len(), |index| index + 1);
+    let (first, second) = directories.split_at(middle);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| work(second));
+        (work(first), Some(other.join()))
+    })
 }
 
 /// The signatures of a directory of the tree (`""` is `out`, which may be a link the user
@@ -540,20 +543,12 @@ mod unix {
     /// A directory or file that is no longer as recorded, if any; on two threads when there
     /// are many files.
     fn first_changed(out: &Path, directories: &[Directory<'_>]) -> Option<String> {
-        let middle = split_by_files(directories, |dir| dir.files.len());
-        if middle == directories.len() {
-            return directories.iter().find_map(|dir| changed_in(out, dir));
-        }
-        let (first, second) = directories.split_at(middle);
-        std::thread::scope(|scope| {
-            let other = scope.spawn(|| second.iter().find_map(|dir| changed_in(out, dir)));
-            let found = first.iter().find_map(|dir| changed_in(out, dir));
-            found.or_else(|| {
-                other
-                    .join()
-                    .unwrap_or_else(|_| Some("(a thread panicked)".to_owned()))
-            })
-        })
+        let (found, rest) = in_halves(
+            directories,
+            |dir| dir.files.len(),
+            |part| part.iter().find_map(|dir| changed_in(out, dir)),
+        );
+        found.or_else(|| rest?.unwrap_or_else(|_| Some("(a thread panicked)".to_owned())))
     }
 
     /// The directory itself or the first of its files that is not as recorded, if any.
