@@ -65,7 +65,7 @@ pub fn lower(checked: &CheckedSpec, spec_file: &str) -> crate::model::Platform {
     let names: Vec<&String> = spec.services.keys().collect();
     let base = crate::parallel::map(&names, |name| {
         let effective = resolve_service(checked, name, None);
-        to_service(name, effective, None, spec.platform.registry.as_deref())
+        to_service(name, effective, spec.platform.registry.as_deref())
     });
     let environments = spec
         .environments
@@ -567,55 +567,40 @@ fn lower_environment(
     deploy_to.dedup();
     // The clouds of an environment share every layer up to `in ENV`; only `in ENV
     // cloud=CLOUD` blocks differ. So each service is resolved once per environment and
-    // copied for each cloud, which then applies its own blocks.
-    let names: Vec<&String> = checked.spec.services.keys().collect();
-    let resolved = crate::parallel::map(&names, |service_name| {
-        resolve_service(checked, service_name, Some((name, env)))
-    });
-    let mut resolved: Vec<(&String, Layered)> = names.into_iter().zip(resolved).collect();
-    let deploy_to: Vec<(CloudKind, &Cloud)> = deploy_to
+    // lowered once for the clouds without such a block (each takes a copy of that service),
+    // and once per cloud that has one (from a copy of the document).
+    let deploy_to: Vec<TargetCloud> = deploy_to
         .into_iter()
-        .filter_map(|kind| Some((kind, clouds.iter().find(|cloud| cloud.kind == kind)?)))
+        .filter_map(|kind| {
+            let cloud = clouds.iter().find(|cloud| cloud.kind == kind)?;
+            let cluster = env
+                .clusters
+                .get(kind.as_str())
+                .cloned()
+                .or_else(|| cloud.clusters.first().map(|cluster| cluster.name.clone()))
+                .unwrap_or_default();
+            Some(TargetCloud {
+                kind,
+                cloud,
+                cluster,
+            })
+        })
         .collect();
-    for (index, &(kind, cloud)) in deploy_to.iter().enumerate() {
-        let cluster = env
-            .clusters
-            .get(kind.as_str())
-            .cloned()
-            .or_else(|| cloud.clusters.first().map(|cluster| cluster.name.clone()))
-            .unwrap_or_default();
-        let cloud_cluster = cloud
-            .clusters
-            .iter()
-            .find(|candidate| candidate.name == cluster);
-        let lower = |service_name: &str, mut effective: Layered| {
-            apply_overrides(
-                &mut effective,
-                checked,
-                service_name,
-                name,
-                Some(kind.as_str()),
-            );
-            let mut service = to_service(
-                service_name,
-                effective,
-                Some(cloud),
-                checked.spec.platform.registry.as_deref(),
-            );
-            apply_floor(&mut service, &environment);
-            service.placement = placement(kind, cloud_cluster, service.node_pool.as_deref());
-            service
-        };
-        // Each cloud but the last works on a copy; the last takes the documents themselves.
-        let mut services = if index + 1 == deploy_to.len() {
-            crate::parallel::into_map(std::mem::take(&mut resolved), |(service_name, doc)| {
-                lower(service_name, doc)
-            })
-        } else {
-            crate::parallel::map(&resolved, |(service_name, doc)| {
-                lower(service_name, doc.clone())
-            })
-        };
+    let names: Vec<&String> = checked.spec.services.keys().collect();
+    let per_service = crate::parallel::map(&names, |service_name| {
+        let resolved = resolve_service(checked, service_name, Some((name, env)));
+        lower_clouds(checked, &environment, service_name, resolved, &deploy_to)
+    });
+    let mut by_cloud: Vec<Vec<Service>> = deploy_to
+        .iter()
+        .map(|_| Vec::with_capacity(names.len()))
+        .collect();
+    for services in per_service {
+        for (index, service) in services.into_iter().enumerate() {
+            by_cloud[index].push(service);
+        }
+    }
+    for (target_cloud, mut services) in deploy_to.into_iter().zip(by_cloud) {
         if let Some(first) = environment.targets.first() {
             // Same order: both are the spec's services by name.
             for (service, shared) in services.iter_mut().zip(&first.services) {
@@ -624,12 +609,85 @@ fn lower_environment(
         }
         environment.targets.push(Target {
             environment: name.to_owned(),
-            cloud: kind,
-            cluster,
+            cloud: target_cloud.kind,
+            cluster: target_cloud.cluster,
             services,
         });
     }
     environment
+}
+
+/// A cloud an environment deploys to, with the name of its cluster there.
+struct TargetCloud<'c> {
+    kind: CloudKind,
+    cloud: &'c Cloud,
+    cluster: String,
+}
+
+/// One service of an environment, resolved up to `in ENV`, lowered for each of the
+/// environment's clouds (in their order). A cloud with its own `in ENV cloud=CLOUD` blocks
+/// lowers a copy of the document with them applied; every other cloud takes a copy of the
+/// one service lowered from the document as it is (the same result: before placement and
+/// the cloud's storage class, which are applied per cloud, a service depends on its cloud
+/// only through those blocks).
+fn lower_clouds(
+    checked: &CheckedSpec,
+    environment: &Environment,
+    service_name: &str,
+    resolved: Layered,
+    clouds: &[TargetCloud<'_>],
+) -> Vec<Service> {
+    let registry = checked.spec.platform.registry.as_deref();
+    let overrides = &checked.spec.services[service_name].overrides;
+    let own: Vec<Option<Service>> = clouds
+        .iter()
+        .map(|target| {
+            let kind = target.kind.as_str();
+            let overridden = overrides
+                .iter()
+                .any(|o| o.environment == environment.name && o.cloud.as_deref() == Some(kind));
+            overridden.then(|| {
+                let mut effective = resolved.clone();
+                apply_overrides(
+                    &mut effective,
+                    checked,
+                    service_name,
+                    &environment.name,
+                    Some(kind),
+                );
+                to_service(service_name, effective, registry)
+            })
+        })
+        .collect();
+    let mut plain_uses = own.iter().filter(|service| service.is_none()).count();
+    let mut plain = (plain_uses > 0).then(|| to_service(service_name, resolved, registry));
+    let mut services = Vec::with_capacity(clouds.len());
+    for (own, target) in own.into_iter().zip(clouds) {
+        let service = own.or_else(|| {
+            plain_uses -= 1;
+            if plain_uses == 0 {
+                plain.take()
+            } else {
+                plain.clone()
+            }
+        });
+        // `plain` exists whenever some cloud has no blocks of its own.
+        let Some(mut service) = service else { continue };
+        if let Some(storage) = &mut service.storage
+            && storage.class.is_none()
+        {
+            storage.class = Some(target.cloud.storage_class.clone());
+        }
+        apply_floor(&mut service, environment);
+        let cluster = target
+            .cloud
+            .clusters
+            .iter()
+            .find(|candidate| candidate.name == target.cluster);
+        service.placement = placement(target.kind, cluster, service.node_pool.as_deref());
+        services.push(service);
+    }
+    services
 }
 
 /// The node pool `pool` of `cluster` as scheduling constraints: its provider label and its
@@ -711,13 +769,13 @@ fn apply_floor(service: &mut Service, environment: &Environment) {
     }
 }
 
-fn to_service(name: &str, doc: Layered, cloud: Option<&Cloud>, registry: Option<&str>) -> Service {
+fn to_service(name: &str, doc: Layered, registry: Option<&str>) -> Service {
     let body: ServiceBody = serde_json::from_value(doc.value).unwrap_or_default();
     let kind = match body.kind.as_deref() {
         Some("stateful") => WorkloadKind::Stateful,
         _ => WorkloadKind::Stateless,
     };
-    let image_spec = body.image.clone().unwrap_or_default();
+    let image_spec = body.image.unwrap_or_default();
     let image_name = image_spec.name.clone().unwrap_or_else(|| name.to_owned());
     let registry = image_spec.registry.as_deref().or(registry);
     let repository = match registry {
@@ -831,17 +889,15 @@ fn to_service(name: &str, doc: Layered, cloud: Option<&Cloud>, registry: Option<
             .as_ref()
             .map(|size| size.0.clone())
             .unwrap_or_else(|| "10Gi".to_owned()),
-        class: storage
-            .class
-            .clone()
-            .or_else(|| cloud.map(|cloud| cloud.storage_class.clone())),
+        // A target's cloud fills in its default class (`lower_clouds`).
+        class: storage.class.clone(),
         mount: storage.mount.clone().unwrap_or_else(|| "/data".to_owned()),
         access_mode: storage
             .access_mode
             .clone()
             .unwrap_or_else(|| "ReadWriteOnce".to_owned()),
     });
-    let security_spec = body.security.clone().unwrap_or_default();
+    let security_spec = body.security.unwrap_or_default();
     let capabilities = |text: &Option<String>| -> Vec<String> {
         text.as_deref()
             .map(|list| {
@@ -895,7 +951,7 @@ fn to_service(name: &str, doc: Layered, cloud: Option<&Cloud>, registry: Option<
                 key: secret.key.clone().unwrap_or_default(),
             })
             .collect(),
-        calls: body.calls.clone().unwrap_or_default(),
+        calls: body.calls.unwrap_or_default(),
         egress: body
             .egress
             .iter()
@@ -916,19 +972,19 @@ fn to_service(name: &str, doc: Layered, cloud: Option<&Cloud>, registry: Option<
             })
             .collect(),
         replicas,
-        autoscale: body.autoscale.clone(),
+        autoscale: body.autoscale,
         vpa,
         disruption,
         storage,
-        expose: body.expose.clone(),
-        traffic: body.traffic.clone(),
-        versions: body.versions.clone(),
+        expose: body.expose,
+        traffic: body.traffic,
+        versions: body.versions,
         security,
-        command: body.command.clone().unwrap_or_default(),
-        args: body.args.clone().unwrap_or_default(),
+        command: body.command.unwrap_or_default(),
+        args: body.args.unwrap_or_default(),
         labels: texts(&body.labels),
         annotations: texts(&body.annotations),
-        node_pool: body.node_pool.clone(),
+        node_pool: body.node_pool,
         placement: None,
         origins: doc.origins.into_iter().collect(),
     }

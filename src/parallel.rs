@@ -1,5 +1,5 @@
 //! Data parallelism that cannot change output: `map` runs a function over a slice on a few
-//! threads and returns the results in the slice's order (`into_map` over owned items).
+//! threads and returns the results in the slice's order.
 //!
 //! Consumes: a slice and a pure function. Produces: a `Vec` equal to the sequential map.
 //! Invariant: the result never depends on the thread count or on scheduling, so lowering
@@ -15,21 +15,6 @@ pub(crate) fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> 
             part.iter().map(&f).collect()
         }),
     }
-}
-
-/// [`map`] over owned items: `f` of every item, moved in, in the items' order.
-pub(crate) fn into_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
-    let Some(chunk) = chunk_length(items.len()) else {
-        return items.into_iter().map(f).collect();
-    };
-    let mut parts: Vec<Vec<T>> = Vec::new();
-    for item in items {
-        match parts.last_mut() {
-            Some(part) if part.len() < chunk => part.push(item),
-            _ => parts.push(vec![item]),
-        }
-    }
-    on_threads(parts, |part| part.into_iter().map(&f).collect())
 }
 
 /// The items per thread, or `None` when one thread does it all (one core, or under two
@@ -70,14 +55,5 @@ mod tests {
             items.iter().map(|item| item * 2).collect::<Vec<_>>()
         );
         assert_eq!(super::map(&[] as &[u32], |item| *item), Vec::<u32>::new());
-    }
-
-    #[test]
-    fn into_map_keeps_the_order_of_the_items() {
-        for length in [0, 1, 2, 3, 1000, 1001] {
-            let items: Vec<String> = (0..length).map(|item| item.to_string()).collect();
-            let expected: Vec<String> = items.iter().map(|item| format!("{item}!")).collect();
-            assert_eq!(super::into_map(items, |item| item + "!"), expected);
-        }
     }
 }
