@@ -270,17 +270,19 @@ fn stages(spec: &str, out: &Path) -> Vec<(&'static str, Duration)> {
     lap("schema + semantic checks", &mut times, &mut clock);
     let platform = manifold::lower::lower(&checked, "platform.kdl");
     lap("lower (resolve every target)", &mut times, &mut clock);
-    let diagnostics = manifold::check::platform::check(&platform, file);
+    // The emitters one by one, as `emit::emit_with` runs them (the Istio objects are built
+    // and rendered once, before the model checks, which read them).
+    use manifold::emit;
+    let mesh = emit::istio::Mesh::build(&platform, true);
+    lap("build + render istio objects", &mut times, &mut clock);
+    let diagnostics = manifold::check::platform::check(&platform, file, &mesh);
     assert!(!manifold::diagnostic::has_errors(&diagnostics));
     lap(
         "model checks (mesh, scaling, terraform, argocd)",
         &mut times,
         &mut clock,
     );
-    // The emitters one by one, as `emit::emit_with` runs them.
-    use manifold::emit;
-    let mut extras = emit::istio::emit(&platform);
-    lap("emit: istio", &mut times, &mut clock);
+    let mut extras = mesh.into_files();
     extras.extend(emit::scaling::emit(&platform));
     lap(
         "emit: scaling (HPA, KEDA, VPA, PDB, NetworkPolicy)",

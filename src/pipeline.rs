@@ -94,7 +94,9 @@ pub fn compile_with(name: &str, text: &str, stop: Stop, config: &Config) -> Comp
     // The model owns everything it needs: the spec's forms go now, so the later stages reuse
     // their memory instead of adding to the peak (docs/performance.md, "Memory").
     drop(checked);
-    let mut model_diagnostics = crate::check::platform::check(&platform, file);
+    // The Istio objects are built once: the mesh check reads them, the emitter writes them.
+    let mesh = crate::emit::istio::Mesh::build(&platform, stop == Stop::AfterEmit);
+    let mut model_diagnostics = crate::check::platform::check(&platform, file, &mesh);
     compilation.diagnostics.append(&mut model_diagnostics);
     diagnostic::sort(&mut compilation.diagnostics);
     if diagnostic::has_errors(&compilation.diagnostics) {
@@ -116,7 +118,7 @@ pub fn compile_with(name: &str, text: &str, stop: Stop, config: &Config) -> Comp
         let options = crate::emit::Options {
             templates: config.templates.clone(),
         };
-        match crate::emit::emit_with(&platform, &options) {
+        match crate::emit::emit_with(&platform, mesh, &options) {
             Ok(tree) => compilation.tree = Some(tree),
             Err(error) => compilation
                 .diagnostics

@@ -74,7 +74,8 @@ pub use templates::{Options, TemplateError, TemplateOverride};
 /// template failure this returns an empty tree (callers that take user templates use
 /// [`emit_with`] and report the error).
 pub fn emit(platform: &Platform) -> Tree {
-    emit_with(platform, &Options::default()).unwrap_or_default()
+    let mesh = istio::Mesh::build(platform, true);
+    emit_with(platform, mesh, &Options::default()).unwrap_or_default()
 }
 
 /// Runs every emitter and collects their files into one tree.
@@ -84,23 +85,20 @@ pub fn emit(platform: &Platform) -> Tree {
 /// Kustomize emitter then lists them in each overlay's `resources`. Other families write
 /// their own directories.
 ///
+/// `mesh` is the Istio objects built with their files ([`istio::Mesh::build`]; the pipeline
+/// builds them once, for the mesh check and for this).
+///
 /// Fails only when a template (a user's override, with `options`) does not parse or render.
-pub fn emit_with(platform: &Platform, options: &Options) -> Result<Tree, TemplateError> {
+pub fn emit_with(
+    platform: &Platform,
+    mesh: istio::Mesh,
+    options: &Options,
+) -> Result<Tree, TemplateError> {
     let mut tree = Tree::new();
-    let mut overlay_extras = Files::new();
-    // Independent of each other: rendered at the same time, merged in a fixed order.
-    let (mesh, autoscaling) = std::thread::scope(|scope| {
-        let mesh = scope.spawn(|| istio::emit(platform));
-        let autoscaling = scaling::emit(platform);
-        let mesh = mesh
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (mesh, autoscaling)
-    });
     // Both put their policy objects into the guardrail sync wave themselves
     // (`argocd::add_policy_wave`).
-    overlay_extras.extend(mesh);
-    overlay_extras.extend(autoscaling);
+    let mut overlay_extras = mesh.into_files();
+    overlay_extras.extend(scaling::emit(platform));
     for (path, contents) in kustomize::emit(platform, &overlay_extras) {
         tree.insert(path, contents);
     }

@@ -718,11 +718,12 @@ fn compile(inputs: &Inputs, source: &Source, mutation: &Mutation) -> Compiled {
         if format!("{platform:?}") == inputs.model {
             return Compiled::Same;
         }
-        let diagnostics = crate::check::platform::check(&platform, inputs.file);
+        let mesh = crate::emit::istio::Mesh::build(&platform, true);
+        let diagnostics = crate::check::platform::check(&platform, inputs.file, &mesh);
         if crate::diagnostic::has_errors(&diagnostics) {
             return Compiled::Invalid;
         }
-        match crate::emit::emit_with(&platform, inputs.options) {
+        match crate::emit::emit_with(&platform, mesh, inputs.options) {
             Ok(tree) => Compiled::Tree(tree),
             Err(_) => Compiled::Invalid,
         }

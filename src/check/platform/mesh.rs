@@ -2,8 +2,9 @@
 //! anything is deployed and reported at the spec tokens that caused it.
 //!
 //! Consumes: the resolved [`Platform`] (every target's services, with origins) and the
-//! Istio emitter's own view of it ([`crate::emit::istio::view`], [`crate::emit::istio::objects`]),
-//! so the checks judge exactly what would be written. Produces: diagnostics with codes under
+//! Istio emitter's own view of it ([`crate::emit::istio::view`], and the objects themselves,
+//! built once for this check and the emitter: [`crate::emit::istio::Mesh`]), so the checks
+//! judge exactly what would be written. Produces: diagnostics with codes under
 //! `manifold::mesh::`.
 //!
 //! Invariants: every rule runs over every target and reports every violation; a problem that
@@ -54,22 +55,14 @@ pub const NAME_CONFLICT: &str = "manifold::mesh::name-conflict";
 /// Code (warning): mesh settings in an environment that runs no mesh.
 pub const WITHOUT_MESH: &str = "manifold::mesh::without-mesh";
 
-/// Runs every mesh rule.
-pub fn check(platform: &Platform, spec_file: FileId) -> Vec<Diagnostic> {
+/// Runs every mesh rule; `mesh` holds every target's objects, as the emitter builds them.
+pub fn check(platform: &Platform, spec_file: FileId, mesh: &istio::Mesh) -> Vec<Diagnostic> {
     let mut checker = Checker {
         file: spec_file,
         out: Vec::new(),
     };
     let mut hosts: BTreeMap<(CloudKind, String, String), Claim> = BTreeMap::new();
-    let targets: Vec<(&Environment, &Target)> = platform.targets().collect();
-    // Building every target's objects is most of this check's work: on both cores.
-    let named = crate::parallel::map(&targets, |&(environment, target)| {
-        istio::objects(platform, environment, target)
-            .into_iter()
-            .map(Named::from)
-            .collect::<Vec<_>>()
-    });
-    for (&(environment, target), named) in targets.iter().zip(named) {
+    for ((environment, target), built) in platform.targets().zip(&mesh.targets) {
         for service in &target.services {
             checker.routes(target, service);
             checker.versions(service);
@@ -81,30 +74,11 @@ pub fn check(platform: &Platform, spec_file: FileId) -> Vec<Diagnostic> {
             }
         }
         if meshed(environment) {
-            checker.names(target, &named);
+            checker.names(target, &built.objects);
             checker.hosts(environment, target, &mut hosts);
         }
     }
     checker.out
-}
-
-/// What the name check needs of an emitted mesh object.
-struct Named {
-    kind: String,
-    name: String,
-    service: Option<String>,
-    pointer: String,
-}
-
-impl From<istio::Emitted> for Named {
-    fn from(object: istio::Emitted) -> Named {
-        Named {
-            kind: object.kind().to_owned(),
-            name: object.name().to_owned(),
-            service: object.service,
-            pointer: object.pointer,
-        }
-    }
 }
 
 /// The first claim of a host on a cluster.
@@ -708,7 +682,7 @@ impl Checker {
     }
 
     /// Two objects of one kind with one name in a target's namespace.
-    fn names(&mut self, target: &Target, objects: &[Named]) {
+    fn names(&mut self, target: &Target, objects: &[istio::Summary]) {
         let mut seen: BTreeMap<(String, String), (Option<String>, String)> = BTreeMap::new();
         for service in &target.services {
             let kind = match service.kind {

@@ -14,14 +14,16 @@ pub mod scaling;
 pub mod terraform;
 
 use crate::diagnostic::Diagnostic;
+use crate::emit::istio::Mesh;
 use crate::model::Platform;
 use crate::source::{FileId, Span};
 
-/// Runs every model-level rule.
-pub fn check(platform: &Platform, spec_file: FileId) -> Vec<Diagnostic> {
-    // The mesh rules take the longest: beside the others, reported first as ever.
+/// Runs every model-level rule; `built` holds every target's mesh objects
+/// ([`crate::emit::istio::Mesh::build`], which the emitter then reuses).
+pub fn check(platform: &Platform, spec_file: FileId, built: &Mesh) -> Vec<Diagnostic> {
+    // The mesh rules beside the others, reported first as ever.
     std::thread::scope(|scope| {
-        let mesh = scope.spawn(|| mesh::check(platform, spec_file));
+        let mesh = scope.spawn(|| mesh::check(platform, spec_file, built));
         let mut others = scaling::check(platform, spec_file);
         others.extend(argocd::check(platform, spec_file));
         others.extend(terraform::check(platform, spec_file));

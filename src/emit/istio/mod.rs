@@ -94,33 +94,88 @@ impl Emitted {
     }
 }
 
-/// Renders the mesh objects of every target, keyed by their path in the output tree.
-pub fn emit(platform: &Platform) -> Files {
-    let mut files = Files::new();
-    for environment in &platform.environments {
-        for target in &environment.targets {
+/// Every meshed target's objects, built once (in [`Platform::targets`] order) for the mesh
+/// check, which reads their kinds and names, and for the emitter, which writes them.
+#[derive(Debug, Default)]
+pub struct Mesh {
+    /// One entry per target, meshed or not.
+    pub targets: Vec<TargetMesh>,
+}
+
+/// The mesh objects of one target.
+#[derive(Debug, Default)]
+pub struct TargetMesh {
+    /// What the name check needs of each object, in emission order.
+    pub objects: Vec<Summary>,
+    /// The rendered files (path in the output tree → YAML); empty when built without them.
+    pub files: Vec<(String, String)>,
+}
+
+/// What the mesh check needs of an emitted object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// Its kind.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// The service it belongs to (`None` for namespace-wide objects).
+    pub service: Option<String>,
+    /// Pointer (in the service's effective document) of the setting that caused it.
+    pub pointer: String,
+}
+
+impl Mesh {
+    /// Builds every target's objects on every core. With `render`, each is also rendered
+    /// into its file (`manifold check` needs only the summaries): the objects are then never
+    /// built again, and the large `Value`s are gone before emission starts.
+    pub fn build(platform: &Platform, render: bool) -> Mesh {
+        let targets: Vec<(&Environment, &Target)> = platform.targets().collect();
+        let targets = crate::parallel::map(&targets, |&(environment, target)| {
             let dir = format!(
                 "kubernetes/overlays/{}/{}",
                 environment.name,
                 target.cloud.as_str()
             );
+            let mut built = TargetMesh::default();
             for mut object in objects(platform, environment, target) {
-                // version Deployments are complete workloads: the same checkov suppressions
-                // as a base's (issue 10)
-                if object.value["kind"] == "Deployment" {
-                    let part = crate::emit::hardening::Part::Complete;
-                    crate::emit::hardening::annotate(&mut object.value, part);
+                built.objects.push(Summary {
+                    kind: object.kind().to_owned(),
+                    name: object.name().to_owned(),
+                    service: object.service,
+                    pointer: object.pointer,
+                });
+                if render {
+                    // version Deployments are complete workloads: the same checkov
+                    // suppressions as a base's (issue 10)
+                    if object.value["kind"] == "Deployment" {
+                        let part = crate::emit::hardening::Part::Complete;
+                        crate::emit::hardening::annotate(&mut object.value, part);
+                    }
+                    // security policies before workloads
+                    crate::emit::argocd::add_policy_wave(&mut object.value);
+                    built.files.push((
+                        format!("{dir}/{}", object.file),
+                        yaml::document(&object.value),
+                    ));
                 }
-                // security policies before workloads
-                crate::emit::argocd::add_policy_wave(&mut object.value);
-                files.insert(
-                    format!("{dir}/{}", object.file),
-                    yaml::document(&object.value),
-                );
             }
-        }
+            built
+        });
+        Mesh { targets }
     }
-    files
+
+    /// The rendered files of every target.
+    pub fn into_files(self) -> Files {
+        self.targets
+            .into_iter()
+            .flat_map(|target| target.files)
+            .collect()
+    }
+}
+
+/// Every target's Istio files (see [`Mesh::build`]).
+pub fn emit(platform: &Platform) -> Files {
+    Mesh::build(platform, true).into_files()
 }
 
 /// Whether the environment runs a mesh.

@@ -102,59 +102,70 @@ use serde_json::{Map, Value, json};
 
 use super::Files;
 use super::yaml;
-use crate::model::{Platform, Service, Target, WorkloadKind};
+use crate::model::{Environment, Platform, Service, Target, WorkloadKind};
 
 /// The scaling and policy objects of every target, keyed by path under
-/// `kubernetes/overlays/<env>/<cloud>/`.
+/// `kubernetes/overlays/<env>/<cloud>/` (the targets on every core).
 pub fn emit(platform: &Platform) -> Files {
-    let mut files = Files::new();
-    for environment in &platform.environments {
-        for target in &environment.targets {
-            let dir = format!(
-                "kubernetes/overlays/{}/{}",
-                environment.name,
-                target.cloud.as_str()
-            );
-            let mut put = |file: String, value: &Value| {
-                files.insert(format!("{dir}/{file}"), yaml::document(value));
-            };
-            for service in &target.services {
-                if let Some(autoscale) = plan::autoscale(service) {
-                    match autoscale.scaler() {
-                        plan::Scaler::Hpa => {
-                            put(
-                                format!("hpa-{}.yaml", service.name),
-                                &hpa::object(service, &autoscale),
-                            );
-                        }
-                        plan::Scaler::Keda => {
-                            let context = keda::Context::new(platform, environment, target);
-                            put(
-                                format!("scaledobject-{}.yaml", service.name),
-                                &keda::object(service, &autoscale, &context),
-                            );
-                        }
-                    }
-                }
-                if let Some(vpa) = plan::vpa(service) {
+    let targets: Vec<(&Environment, &Target)> = platform.targets().collect();
+    crate::parallel::map(&targets, |&(environment, target)| {
+        target_files(platform, environment, target)
+    })
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// The scaling and policy files of one target.
+fn target_files(
+    platform: &Platform,
+    environment: &Environment,
+    target: &Target,
+) -> Vec<(String, String)> {
+    let mut files = Vec::new();
+    let dir = format!(
+        "kubernetes/overlays/{}/{}",
+        environment.name,
+        target.cloud.as_str()
+    );
+    let mut put = |file: String, value: &Value| {
+        files.push((format!("{dir}/{file}"), yaml::document(value)));
+    };
+    for service in &target.services {
+        if let Some(autoscale) = plan::autoscale(service) {
+            match autoscale.scaler() {
+                plan::Scaler::Hpa => {
                     put(
-                        format!("vpa-{}.yaml", service.name),
-                        &vpa::object(service, vpa),
+                        format!("hpa-{}.yaml", service.name),
+                        &hpa::object(service, &autoscale),
                     );
                 }
-                if let Some(budget) = plan::budget(environment, service) {
-                    let eviction_policy = pdb::supports_eviction_policy(platform, target);
+                plan::Scaler::Keda => {
+                    let context = keda::Context::new(platform, environment, target);
                     put(
-                        format!("pdb-{}.yaml", service.name),
-                        &pdb::object(service, &budget, eviction_policy),
+                        format!("scaledobject-{}.yaml", service.name),
+                        &keda::object(service, &autoscale, &context),
                     );
                 }
-            }
-            for (name, mut policy) in netpol::objects(platform, environment, target) {
-                super::argocd::add_policy_wave(&mut policy); // guardrails before workloads
-                put(format!("networkpolicy-{name}.yaml"), &policy);
             }
         }
+        if let Some(vpa) = plan::vpa(service) {
+            put(
+                format!("vpa-{}.yaml", service.name),
+                &vpa::object(service, vpa),
+            );
+        }
+        if let Some(budget) = plan::budget(environment, service) {
+            let eviction_policy = pdb::supports_eviction_policy(platform, target);
+            put(
+                format!("pdb-{}.yaml", service.name),
+                &pdb::object(service, &budget, eviction_policy),
+            );
+        }
+    }
+    for (name, mut policy) in netpol::objects(platform, environment, target) {
+        super::argocd::add_policy_wave(&mut policy); // guardrails before workloads
+        put(format!("networkpolicy-{name}.yaml"), &policy);
     }
     files
 }
