@@ -57,7 +57,8 @@ pub fn check(
         }
         return (None, diagnostics);
     }
-    let spec: Spec = match serde_json::from_value(form.value.clone()) {
+    // Read from the form in place: a copy of a large spec's form cost as much as reading it.
+    let spec: Spec = match serde::Deserialize::deserialize(&form.value) {
         Ok(spec) => spec,
         Err(error) => {
             diagnostics.push(

@@ -249,7 +249,7 @@ pub fn expose(service: &Service) -> Option<Expose> {
     service
         .expose
         .as_ref()
-        .and_then(|value| serde_json::from_value(value.clone()).ok())
+        .and_then(|value| Deserialize::deserialize(value).ok())
 }
 
 /// The service's `traffic` (empty when absent).
@@ -257,7 +257,7 @@ pub fn traffic(service: &Service) -> Traffic {
     service
         .traffic
         .as_ref()
-        .and_then(|value| serde_json::from_value(value.clone()).ok())
+        .and_then(|value| Deserialize::deserialize(value).ok())
         .unwrap_or_default()
 }
 

@@ -167,7 +167,8 @@ pub fn autoscale(service: &Service) -> Option<Autoscale> {
     let Replicas::Autoscaled { min, max } = service.replicas else {
         return None;
     };
-    let document = service.autoscale.clone().unwrap_or(Value::Null);
+    static NONE: Value = Value::Null;
+    let document = service.autoscale.as_ref().unwrap_or(&NONE);
     let percent = |key: &str| {
         document
             .get(key)
