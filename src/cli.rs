@@ -193,6 +193,7 @@ fn compile_to_tree(
             .map(read_templates)
             .transpose()?
             .unwrap_or_default(),
+        ..pipeline::Config::default()
     };
     let mut compilation = compile_file_with(spec, Stop::AfterEmit, &config)?;
     deny_diagnostics(&mut compilation, deny);
@@ -424,7 +425,10 @@ fn compile_and_write(
         Ok(text) => text,
         Err(error) => return environment_error(&error, format),
     };
-    let config = pipeline::Config { templates };
+    let config = pipeline::Config {
+        templates,
+        ..pipeline::Config::default()
+    };
     let spec_name = spec.display().to_string();
     let key = fingerprint::key(&fingerprint::Inputs {
         spec,

@@ -871,6 +871,10 @@ fn to_service(name: &str, doc: Layered, registry: Option<&str>) -> Service {
                 "requests-only" => "RequestsOnly".to_owned(),
                 _ => "RequestsAndLimits".to_owned(),
             }),
+            written: doc
+                .origins
+                .get("/vpa/mode")
+                .is_some_and(|origin| !matches!(*origin.layer, Layer::Builtin | Layer::Profile(_))),
         })
     });
     let disruption = body.disruption.as_ref().and_then(|disruption| {

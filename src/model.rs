@@ -546,6 +546,22 @@ impl Platform {
         }
     }
 
+    /// Drops every origin table (each service's and environment's), which only diagnostics
+    /// and `explain` read; emitters never do, so the output is the same without them.
+    pub fn forget_origins(&mut self) {
+        for service in &mut self.base {
+            service.origins = Origins::default();
+        }
+        for environment in &mut self.environments {
+            environment.origins = Origins::default();
+            for target in &mut environment.targets {
+                for service in &mut target.services {
+                    service.origins = Origins::default();
+                }
+            }
+        }
+    }
+
     /// Every target with its environment, environments in order, then their targets.
     pub fn targets(&self) -> impl Iterator<Item = (&Environment, &Target)> {
         self.environments.iter().flat_map(|environment| {
@@ -836,6 +852,10 @@ pub struct Vpa {
     pub controlled_resources: Vec<String>,
     /// controlledValues (RequestsOnly, RequestsAndLimits).
     pub controlled_values: Option<String>,
+    /// Whether the mode was written in the spec rather than set by a built-in default or a
+    /// profile: a profile's `vpa mode=off` emits nothing, a written one emits an `Off` VPA
+    /// (recommendations only). Decided in lowering, so emission never reads the origins.
+    pub written: bool,
 }
 
 /// A disruption budget.

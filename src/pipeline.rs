@@ -49,6 +49,10 @@ pub struct Config {
     /// The user's template overrides (`manifold compile --templates DIR`), keyed by the
     /// built-in template's path relative to `templates/` (`terraform/aws/main.tf.j2`).
     pub templates: BTreeMap<String, TemplateOverride>,
+    /// Keep the model's origin tables once the output is emitted (`explain` reads them).
+    /// Otherwise they are dropped as soon as the model checks pass: only diagnostics read
+    /// them, and emission then reuses their memory (docs/performance.md, "Memory").
+    pub keep_origins: bool,
 }
 
 /// Compiles a spec held in memory with the built-in templates.
@@ -102,6 +106,10 @@ pub fn compile_with(name: &str, text: &str, stop: Stop, config: &Config) -> Comp
     if diagnostic::has_errors(&compilation.diagnostics) {
         compilation.platform = Some(platform);
         return compilation;
+    }
+    let mut platform = platform;
+    if stop == Stop::AfterEmit && !config.keep_origins {
+        platform.forget_origins();
     }
     if stop == Stop::AfterEmit {
         let mut unknown: Vec<Diagnostic> = config

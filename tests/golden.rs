@@ -14,6 +14,18 @@ fn render_tree(spec: &str) -> String {
     // Warnings are allowed: both examples autoscale on custom metrics, which earns a
     // `manifold::scaling::metrics-adapter` note; tests/scaling.rs snapshots the warnings.
     let tree = compilation.tree.expect("a tree");
+    // `compile` drops the model's origin tables before emitting, `explain` keeps them:
+    // emitters never read them, so both give the same tree.
+    let config = pipeline::Config {
+        keep_origins: true,
+        ..pipeline::Config::default()
+    };
+    let kept = pipeline::compile_with(spec, &text, Stop::AfterEmit, &config);
+    assert_eq!(
+        kept.tree.as_ref(),
+        Some(&tree),
+        "{spec}: origins changed the output"
+    );
     let mut out = String::new();
     for (path, bytes) in tree.files() {
         out.push_str(&format!("=== {path} ===\n"));

@@ -69,6 +69,7 @@ pub(super) fn run(args: ExplainArgs) -> ExitCode {
     let config = match templates.as_deref().map(super::read_templates).transpose() {
         Ok(templates) => pipeline::Config {
             templates: templates.unwrap_or_default(),
+            ..pipeline::Config::default()
         },
         Err(error) => return super::environment_error(&error, format),
     };

@@ -260,7 +260,11 @@ impl Explainer {
         text: &str,
         config: &pipeline::Config,
     ) -> Result<Explainer, Box<Compilation>> {
-        let compilation = pipeline::compile_with(name, text, Stop::AfterEmit, config);
+        let config = pipeline::Config {
+            keep_origins: true,
+            ..config.clone()
+        };
+        let compilation = pipeline::compile_with(name, text, Stop::AfterEmit, &config);
         if compilation.has_errors() || compilation.tree.is_none() {
             return Err(Box::new(compilation));
         }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::model::{
-    Disruption, Environment, IntOrPercent, Layer, LimitRange, Replicas, Service, Vpa, WorkloadKind,
+    Disruption, Environment, IntOrPercent, LimitRange, Replicas, Service, Vpa, WorkloadKind,
 };
 use crate::quantity;
 
@@ -382,14 +382,7 @@ pub fn scaled(value: &IntOrPercent, replicas: u32) -> u32 {
 /// without the VPA CRDs are never made to need them.
 pub fn vpa(service: &Service) -> Option<&Vpa> {
     let vpa = service.vpa.as_ref()?;
-    if vpa.mode != "Off" {
-        return Some(vpa);
-    }
-    let from_profile = service
-        .origins
-        .get("/vpa/mode")
-        .is_none_or(|origin| matches!(*origin.layer, Layer::Builtin | Layer::Profile(_)));
-    (!from_profile).then_some(vpa)
+    (vpa.mode != "Off" || vpa.written).then_some(vpa)
 }
 
 /// The resources the pods of a service run with once admission applied the namespace's

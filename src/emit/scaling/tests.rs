@@ -329,10 +329,8 @@ fn keda_qualifies_only_hosts_naming_platform_services() {
     assert_eq!(keda::qualify("http://prometheus:9090", &context).1.len(), 0);
 }
 
-#[test]
-fn vpa_from_the_profile_is_not_emitted_but_a_written_one_is() {
-    let text = spec(
-        r#"service a {
+/// Services whose VPA comes from the profile (`a`), is written `off` (`b`) and `auto` (`c`).
+const VPA_SERVICES: &str = r#"service a {
     image a tag="1"
     resources cpu="250m..500m" memory="256Mi..512Mi"
 }
@@ -350,9 +348,11 @@ service c {
         controlled-resources cpu memory
         controlled-values requests-and-limits
     }
-}"#,
-        "",
-    );
+}"#;
+
+#[test]
+fn vpa_from_the_profile_is_not_emitted_but_a_written_one_is() {
+    let text = spec(VPA_SERVICES, "");
     let platform = platform(&text);
     assert!(plan::vpa(service(&platform, "prod", "a")).is_none());
     let b = service(&platform, "prod", "b");
@@ -372,6 +372,40 @@ service c {
     // `Off` stays a quoted string: YAML 1.1 would read a bare Off as false.
     let text = crate::emit::yaml::document(&vpa::object(b, plan::vpa(b).expect("off")));
     assert!(text.contains("updateMode: \"Off\"") || text.contains("updateMode: 'Off'"));
+}
+
+#[test]
+fn a_written_vpa_off_survives_the_dropped_origins() {
+    // `compile` drops the origin tables before emitting; whether a VPA was written is decided
+    // in lowering, so the written `Off` VPA is still emitted and the profile's is not.
+    let text = spec(VPA_SERVICES, "");
+    let compilation = pipeline::compile("platform.kdl", &text, Stop::AfterEmit);
+    let platform = compilation.platform.as_ref().expect("a model");
+    assert!(
+        platform
+            .targets()
+            .flat_map(|(_, target)| &target.services)
+            .all(|service| service.origins.is_empty())
+    );
+    let tree = compilation.tree.expect("a tree");
+    let vpas: Vec<&str> = tree
+        .files()
+        .iter()
+        .filter(|(path, bytes)| {
+            path.starts_with("kubernetes/overlays/prod/")
+                && String::from_utf8_lossy(bytes).contains("kind: VerticalPodAutoscaler")
+        })
+        .map(|(path, _)| path.as_str())
+        .collect();
+    assert_eq!(
+        vpas,
+        [
+            "kubernetes/overlays/prod/aws/vpa-b.yaml",
+            "kubernetes/overlays/prod/aws/vpa-c.yaml"
+        ]
+    );
+    let off = String::from_utf8_lossy(&tree.files()["kubernetes/overlays/prod/aws/vpa-b.yaml"]);
+    assert!(off.contains("updateMode: \"Off\""), "{off}");
 }
 
 const PDB_SERVICES: &str = r#"
