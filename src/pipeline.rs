@@ -94,7 +94,7 @@ pub fn compile_with(name: &str, text: &str, stop: Stop, config: &Config) -> Comp
     else {
         return compilation;
     };
-    let platform = crate::lower::lower(&checked, name);
+    let mut platform = crate::lower::lower(&checked, name);
     // The model owns everything it needs: the spec's forms go now, so the later stages reuse
     // their memory instead of adding to the peak (docs/performance.md, "Memory").
     drop(checked);
@@ -107,11 +107,11 @@ pub fn compile_with(name: &str, text: &str, stop: Stop, config: &Config) -> Comp
         compilation.platform = Some(platform);
         return compilation;
     }
-    let mut platform = platform;
-    if stop == Stop::AfterEmit && !config.keep_origins {
-        platform.forget_origins();
-    }
     if stop == Stop::AfterEmit {
+        // Only diagnostics and `explain` read the origin tables; emission reuses their memory.
+        if !config.keep_origins {
+            platform.forget_origins();
+        }
         let mut unknown: Vec<Diagnostic> = config
             .templates
             .iter()
