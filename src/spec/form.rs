@@ -618,6 +618,12 @@ impl<'s> Converter<'s> {
                     None
                 }
             },
+            // A whole float (`2.0`, `1e2`) is the integer JSON Schema already takes it for:
+            // kept as a float, the schema would accept it for an integer field and the typed
+            // spec would then reject it (an internal error instead of a value).
+            KdlValue::Float(number) if number.fract() == 0.0 && number.abs() < 9.2e18 => {
+                Some(Value::Number((*number as i64).into()))
+            }
             KdlValue::Float(number) => match Number::from_f64(*number) {
                 Some(number) => Some(Value::Number(number)),
                 None => {

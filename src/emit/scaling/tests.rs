@@ -702,3 +702,23 @@ fn every_emitted_object_is_named_after_its_service_and_sets_no_namespace() {
         );
     }
 }
+
+#[test]
+fn a_whole_float_is_the_integer_it_spells() {
+    // `3.0` passes the schema's `integer` (JSON Schema counts 3.0 as one), so the converter
+    // makes it the integer 3; kept as a float the typed spec rejected it as an internal error.
+    let text = spec(
+        r#"service a {
+    image a tag="1"
+    replicas 3.0
+}"#,
+        "",
+    );
+    let compilation = pipeline::compile("platform.kdl", &text, Stop::AfterChecks);
+    assert!(!compilation.has_errors(), "{:#?}", compilation.diagnostics);
+    let platform = compilation.platform.expect("a model");
+    assert_eq!(
+        service(&platform, "prod", "a").replicas,
+        crate::model::Replicas::Fixed(3)
+    );
+}
